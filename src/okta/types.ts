@@ -1,0 +1,169 @@
+/**
+ * The Okta client's public contract: what the runner (jobs/, src/queue, src/commands)
+ * may rely on. The implementation lives beside this file (client.ts and friends);
+ * the simulator (src/simulator) never imports from here, nor this from it.
+ */
+
+/** Okta's rate-limit buckets the runner meets. Each has its own budget at Okta. */
+export type Bucket = 'factors' | 'users' | 'groups' | 'logs' | 'oauth';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+/** A link that is safe to keep (in Redis, job data, reports): poll, activate, self, deactivate. */
+export interface SafeLink {
+  href: string;
+  method: HttpMethod;
+}
+
+/**
+ * Activation material. These are secrets: whoever holds one can bind a device to
+ * the user. Never written to Redis, job data, logs or reports.
+ */
+export interface ActivationSecrets {
+  qrcodeHref?: string;
+  /** Seed dialect: _embedded.install.barcode */
+  barcode?: string;
+  /** Seed dialect: _embedded.install.appStore */
+  appStore?: string;
+  /** token:software:totp shared secret */
+  sharedSecret?: string;
+  /** _embedded.activation._links.send: email / sms activation links */
+  send?: Array<{ name: string; href: string; method: HttpMethod }>;
+}
+
+/** Normalised factor answer: every enroll / poll / get / list / activate becomes one of these. */
+export type FactorState = 'waiting' | 'activated' | 'expired' | 'other';
+
+export interface FactorView {
+  factorId: string;
+  /** Taken from the request path (Okta's factor body does not carry it). */
+  userId: string;
+  factorType: string;
+  provider: string;
+  /**
+   * Okta's status as last reported: ACTIVE, ACTIVATED (seed), PENDING_ACTIVATION,
+   * EXPIRED, ... or TIMEOUT / WAITING when the answer was a poll result (factorResult).
+   */
+  status: string;
+  /** waiting (PENDING_ACTIVATION / WAITING), activated (ACTIVE / ACTIVATED), expired (EXPIRED / TIMEOUT), other (e.g. INACTIVE). */
+  state: FactorState;
+  created?: string;
+  lastUpdated?: string;
+  /** When the current activation expires (seed: top level; today: _embedded.activation.expiresAt or top level in a poll answer). */
+  expiresAt?: string;
+  links: {
+    poll?: SafeLink;
+    activate?: SafeLink;
+    self?: SafeLink;
+    deactivate?: SafeLink;
+  };
+  /** Present only on answers that carry activation material. Never persist. */
+  secrets?: ActivationSecrets;
+  /** The seed's profile.deviceName echo, when present. */
+  deviceName?: string;
+}
+
+export interface OktaUser {
+  id: string;
+  login: string;
+  status?: string;
+}
+
+/** Parsed X-Rate-Limit-* headers (plus Date) of one answer. */
+export interface RateLimitInfo {
+  limit: number;
+  remaining: number;
+  /** X-Rate-Limit-Reset as epoch milliseconds. */
+  resetAtMs: number;
+  /**
+   * Milliseconds until the reset, computed against the answer's Date header when present
+   * (as Okta's Node SDK does: reset*1000 - Date), else against the local clock. >= 0.
+   */
+  resetInMs: number;
+}
+
+/** Which kind of 429: a bucket ran dry, the org's concurrency cap, or a per-resource limit (one factor / one phone). */
+export type RateLimitKind = 'bucket' | 'concurrency' | 'resource';
+
+export interface EnrollRequest {
+  factorType: string;
+  provider: string;
+  /** Seed-style extra fields; sent only when present. */
+  deviceType?: string;
+  profile?: { deviceName?: string; phoneNumber?: string; email?: string };
+}
+
+export interface EnrollOptions {
+  /** activate=true query parameter (sms, call, email). */
+  activate?: boolean;
+}
+
+/** One page of a paginated list (groups/{id}/users, logs). `next` is the rel="next" link, to follow as-is. */
+export interface Page<T> {
+  items: T[];
+  next?: string;
+}
+
+export interface LogEvent {
+  uuid: string;
+  eventType: string;
+  published: string;
+  actorId?: string;
+  targetUserIds: string[];
+}
+
+/**
+ * Gate every request passes through: the shared rate limiter. The client calls
+ * run(bucket, fn) around each HTTP request and observe() with every answer's headers.
+ */
+export interface RequestGate {
+  run<T>(bucket: Bucket, fn: () => Promise<T>): Promise<T>;
+  observe?(bucket: Bucket, info: RateLimitInfo, status: number): void;
+}
+
+/** Supplies the Authorization header (SSWS token, or OAuth bearer + DPoP later). */
+export interface AuthProvider {
+  /** Headers to add to a request to the org origin. */
+  headers(method: HttpMethod, url: string): Promise<Record<string, string>>;
+  /** Called on a 401; return true when credentials were refreshed and the request may be retried once. */
+  onUnauthorized?(): Promise<boolean>;
+  /** Strings that must never be logged (token, access tokens): for the log redactor. */
+  secrets(): string[];
+}
+
+export interface OktaClientOptions {
+  /** https://example.okta.com : the only origin that ever receives credentials. */
+  orgUrl: string;
+  auth: AuthProvider;
+  /** Per request: headers + body. Default 15000. */
+  timeoutMs?: number;
+  /** Allow plain http:// to a non-loopback host (a simulator in a private compose network). */
+  allowInsecureHttp?: boolean;
+  /** Links / Location on another origin: 'rebase' /api/v1 paths onto the org origin (warn), or 'fail'. Default 'rebase'. */
+  foreignLinks?: 'rebase' | 'fail';
+  gate?: RequestGate;
+  /** Warnings (foreign links rebased, insecure http). */
+  warn?: (message: string, meta?: Record<string, unknown>) => void;
+  /** undici Pool connections. Default 64. */
+  connections?: number;
+}
+
+export interface OktaClient {
+  readonly orgUrl: string;
+  getUser(idOrLogin: string): Promise<OktaUser>;
+  enrollFactor(userId: string, body: EnrollRequest, opts?: EnrollOptions): Promise<FactorView>;
+  listFactors(userId: string): Promise<FactorView[]>;
+  getFactor(userId: string, factorId: string): Promise<FactorView>;
+  /** Follow a poll link with its method (GET seed / POST today). userId is for the view. */
+  poll(userId: string, link: SafeLink): Promise<FactorView>;
+  /** POST .../lifecycle/activate (restart an expired push activation). */
+  activate(userId: string, link: SafeLink): Promise<FactorView>;
+  deleteFactor(userId: string, factorId: string): Promise<void>;
+  /** POST an activation `send` link (email / sms). */
+  sendActivation(userId: string, link: { href: string; method: HttpMethod }): Promise<void>;
+  listGroupUsers(groupIdOrNext: { groupId: string } | { next: string }, limit?: number): Promise<Page<OktaUser>>;
+  findGroups(query: string): Promise<Array<{ id: string; name: string }>>;
+  /** GET /api/v1/logs (first call with since/filter; later calls follow `next`). */
+  getLogs(query: { since?: string; filter?: string; limit?: number } | { next: string }): Promise<Page<LogEvent>>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,157 @@
+/**
+ * A private redis-server for the demo, tests and the bench: started on a free
+ * port in a temporary directory, stopped (and its directory removed) by stop().
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+
+export interface LocalRedisOptions {
+  /** Turn on AOF persistence (appendonly yes). */
+  appendOnly?: boolean;
+  /** appendfsync policy when appendOnly is on. Default everysec. */
+  appendFsync?: 'always' | 'everysec' | 'no';
+  /** Reuse this port (for restarts). Default: a free one. */
+  port?: number;
+  /** Reuse this directory (for restarts with persistence). */
+  dir?: string;
+  /** Path of the redis-server binary. Default: redis-server on PATH. */
+  binary?: string;
+}
+
+export interface LocalRedis {
+  readonly url: string;
+  readonly port: number;
+  readonly dir: string;
+  /** SIGTERM (Redis writes its AOF / shuts down cleanly) and wait for exit. */
+  stop(opts?: { keepDir?: boolean }): Promise<void>;
+  /** SIGKILL: no chance to flush anything. */
+  kill(opts?: { keepDir?: boolean }): Promise<void>;
+  /** Start again on the same port and directory (after stop/kill with keepDir). */
+  restart(): Promise<LocalRedis>;
+}
+
+export class RedisServerNotFoundError extends Error {
+  constructor() {
+    super(
+      'redis-server was not found on PATH. Install it (Debian/Ubuntu: `apt-get install -y redis-server`, ' +
+        'macOS: `brew install redis`) or start one with `docker compose up -d redis`, or set REDIS_URL.',
+    );
+    this.name = 'RedisServerNotFoundError';
+  }
+}
+
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, host, () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPing(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastErr: unknown;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`redis-server exited with code ${child.exitCode} while starting`);
+    const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+    client.on('error', () => {});
+    try {
+      await client.connect();
+      const pong = await client.ping();
+      if (pong === 'PONG') {
+        // AOF rewrite / loading may still be in progress; PING answers LOADING errors then.
+        client.disconnect();
+        return;
+      }
+    } catch (err) {
+      lastErr = err;
+    } finally {
+      client.disconnect();
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`redis-server did not answer PING within ${timeoutMs} ms: ${String(lastErr)}`);
+}
+
+export async function startLocalRedis(opts: LocalRedisOptions = {}): Promise<LocalRedis> {
+  const port = opts.port ?? (await freePort());
+  const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'bulk-enroll-redis-')));
+  const args = [
+    '--port', String(port),
+    '--bind', '127.0.0.1',
+    '--dir', dir,
+    '--save', '',
+    '--appendonly', opts.appendOnly ? 'yes' : 'no',
+    '--maxmemory-policy', 'noeviction',
+    '--logfile', join(dir, 'redis.log'),
+  ];
+  if (opts.appendOnly) args.push('--appendfsync', opts.appendFsync ?? 'everysec');
+  const binary = opts.binary ?? 'redis-server';
+  const child = spawn(binary, args, { stdio: 'ignore' });
+  const spawned = await new Promise<boolean>((resolve) => {
+    child.once('spawn', () => resolve(true));
+    child.once('error', () => resolve(false));
+  });
+  if (!spawned) {
+    if (!opts.dir) await rm(dir, { recursive: true, force: true });
+    throw new RedisServerNotFoundError();
+  }
+  const url = `redis://127.0.0.1:${port}`;
+  const exited = new Promise<void>((resolve) => {
+    if (child.exitCode !== null) resolve();
+    else child.once('exit', () => resolve());
+  });
+  try {
+    await waitForPing(url, child, 10_000);
+  } catch (err) {
+    child.kill('SIGKILL');
+    await exited;
+    throw err;
+  }
+
+  const end = async (signal: NodeJS.Signals, keepDir: boolean | undefined) => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+    if (!keepDir) await rm(dir, { recursive: true, force: true });
+  };
+
+  return {
+    url,
+    port,
+    dir,
+    stop: (o) => end('SIGTERM', o?.keepDir),
+    kill: (o) => end('SIGKILL', o?.keepDir),
+    restart: () => startLocalRedis({ ...opts, port, dir }),
+  };
+}
+
+/** True when a Redis answers PING at url within timeoutMs. */
+export async function redisReachable(url: string, timeoutMs = 1500): Promise<boolean> {
+  const client = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    connectTimeout: timeoutMs,
+    retryStrategy: () => null,
+    enableOfflineQueue: false,
+  });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    return (await client.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    client.disconnect();
+  }
+}
