@@ -1,0 +1,396 @@
+/**
+ * The Okta HTTP client: undici Pool (keep-alive) to the org origin only, every request
+ * through the shared gate, typed errors, link-driven factor lifecycle.
+ *
+ * It does not retry (the queue does), except once after a 401 when the auth provider
+ * refreshed its credentials. It never follows redirects: a seed-style 301 with a body is
+ * a successful enroll, its Location is not requested.
+ */
+import { STATUS_CODES } from 'node:http';
+import { Pool } from 'undici';
+import type { IncomingHttpHeaders } from 'undici/types/header.js';
+import { ConfigError } from '../errors.js';
+import { bucketForPath } from './buckets.js';
+import { ForeignOriginError, OktaApiError, OktaProtocolError } from './errors.js';
+import { OriginPolicy, type RequestTarget } from './links.js';
+import { RequestTimeout, toNetworkError } from './network-errors.js';
+import { nextLink } from './pagination.js';
+import { cleanString, factorIdFromPath, parseFactor } from './parse-factor.js';
+import { classifyRateLimit, parseRateLimit } from './rate-limit-headers.js';
+import { USER_AGENT } from './user-agent.js';
+import type {
+  AuthProvider,
+  Bucket,
+  EnrollOptions,
+  EnrollRequest,
+  FactorView,
+  HttpMethod,
+  LogEvent,
+  OktaClient,
+  OktaClientOptions,
+  OktaUser,
+  Page,
+  RateLimitInfo,
+  RequestGate,
+  SafeLink,
+} from './types.js';
+
+export const DEFAULT_TIMEOUT_MS = 15_000;
+export const DEFAULT_CONNECTIONS = 64;
+/** Okta's recommended page size for GET /api/v1/groups/{id}/users. */
+export const GROUP_USERS_PAGE = 200;
+
+/** One answer, body read and parsed once. */
+interface Answer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  /** Parsed JSON; undefined for an empty body; `text` kept when the body is not JSON. */
+  json: unknown;
+  notJson?: { length: number };
+  rateLimit: RateLimitInfo | undefined;
+  method: HttpMethod;
+  target: RequestTarget;
+}
+
+const BASE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  accept: 'application/json',
+  'user-agent': USER_AGENT,
+});
+const BASE_HEADERS_JSON_BODY: Readonly<Record<string, string>> = Object.freeze({
+  ...BASE_HEADERS,
+  'content-type': 'application/json',
+});
+
+const enc = encodeURIComponent;
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function pathOnly(path: string): string {
+  const q = path.indexOf('?');
+  return q === -1 ? path : path.slice(0, q);
+}
+
+function abortOnTimeout(controller: AbortController, timeoutMs: number): void {
+  controller.abort(new RequestTimeout(timeoutMs));
+}
+
+function describe(value: unknown): string {
+  if (Array.isArray(value)) return 'an array';
+  if (value === null) return 'null';
+  if (value === undefined) return 'an empty body';
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+}
+
+export class HttpOktaClient implements OktaClient {
+  readonly orgUrl: string;
+  private readonly policy: OriginPolicy;
+  private readonly originSlash: string;
+  private readonly pool: Pool;
+  private readonly auth: AuthProvider;
+  private readonly gate: RequestGate | undefined;
+  private readonly timeoutMs: number;
+  private readonly keepHref: (href: string) => string;
+
+  constructor(opts: OktaClientOptions) {
+    const problems: string[] = [];
+    const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+      problems.push(`timeoutMs: expected a finite number of milliseconds > 0, got ${JSON.stringify(timeoutMs)}`);
+    }
+    const connections = opts.connections ?? DEFAULT_CONNECTIONS;
+    if (!Number.isInteger(connections) || connections < 1) {
+      problems.push(`connections: expected an integer >= 1, got ${JSON.stringify(connections)}`);
+    }
+    if (!opts.auth || typeof opts.auth.headers !== 'function') {
+      problems.push('auth: expected an AuthProvider (for example sswsAuth(token)), got none');
+    }
+    if (problems.length) throw new ConfigError(problems);
+
+    this.policy = new OriginPolicy(opts.orgUrl, {
+      allowInsecureHttp: opts.allowInsecureHttp,
+      foreignLinks: opts.foreignLinks,
+      warn: opts.warn,
+    });
+    this.orgUrl = this.policy.origin;
+    this.originSlash = `${this.policy.origin}/`;
+    this.auth = opts.auth;
+    this.gate = opts.gate;
+    this.timeoutMs = timeoutMs;
+    this.pool = new Pool(this.policy.origin, {
+      connections,
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      connect: { timeout: Math.min(timeoutMs, 10_000) },
+    });
+    this.keepHref = (href) => this.policy.normalizeHref(href);
+  }
+
+  // ---- users, groups, logs ----
+
+  async getUser(idOrLogin: string): Promise<OktaUser> {
+    const answer = await this.exchange('GET', `/api/v1/users/${enc(idOrLogin)}`);
+    const user = this.toUser(answer.json);
+    if (!user) throw this.protocolError('expected a user object with an `id`', answer);
+    return user;
+  }
+
+  async listGroupUsers(groupIdOrNext: { groupId: string } | { next: string }, limit = GROUP_USERS_PAGE): Promise<Page<OktaUser>> {
+    const href = 'next' in groupIdOrNext ? groupIdOrNext.next : `/api/v1/groups/${enc(groupIdOrNext.groupId)}/users?limit=${limit}`;
+    const answer = await this.exchange('GET', href);
+    if (!Array.isArray(answer.json)) throw this.protocolError(`expected an array of users, got ${describe(answer.json)}`, answer);
+    const items: OktaUser[] = [];
+    for (const raw of answer.json) {
+      const user = this.toUser(raw);
+      if (user) items.push(user);
+    }
+    return this.page(items, answer);
+  }
+
+  async findGroups(query: string): Promise<Array<{ id: string; name: string }>> {
+    const answer = await this.exchange('GET', `/api/v1/groups?q=${enc(query)}`);
+    if (!Array.isArray(answer.json)) throw this.protocolError(`expected an array of groups, got ${describe(answer.json)}`, answer);
+    const groups: Array<{ id: string; name: string }> = [];
+    for (const raw of answer.json) {
+      if (!isObject(raw)) continue;
+      const id = cleanString(raw.id);
+      if (!id) continue;
+      const profile = isObject(raw.profile) ? raw.profile : undefined;
+      groups.push({ id, name: cleanString(profile?.name) ?? '' });
+    }
+    return groups;
+  }
+
+  async getLogs(query: { since?: string; filter?: string; limit?: number } | { next: string }): Promise<Page<LogEvent>> {
+    let href: string;
+    if ('next' in query) href = query.next;
+    else {
+      const params = new URLSearchParams();
+      if (query.since !== undefined) params.set('since', query.since);
+      if (query.filter !== undefined) params.set('filter', query.filter);
+      if (query.limit !== undefined) params.set('limit', String(query.limit));
+      const qs = params.toString();
+      href = qs ? `/api/v1/logs?${qs}` : '/api/v1/logs';
+    }
+    const answer = await this.exchange('GET', href);
+    if (!Array.isArray(answer.json)) throw this.protocolError(`expected an array of log events, got ${describe(answer.json)}`, answer);
+    const items: LogEvent[] = [];
+    for (const raw of answer.json) {
+      const event = toLogEvent(raw);
+      if (event) items.push(event);
+    }
+    // Okta always sends rel="next" for the System Log, even on an empty page: it is the polling cursor.
+    return this.page(items, answer);
+  }
+
+  // ---- factors ----
+
+  async enrollFactor(userId: string, body: EnrollRequest, opts?: EnrollOptions): Promise<FactorView> {
+    const path = `/api/v1/users/${enc(userId)}/factors${opts?.activate ? '?activate=true' : ''}`;
+    const answer = await this.exchange('POST', path, JSON.stringify(body));
+    const location = answer.headers.location;
+    return this.toFactor(answer, userId, factorIdFromPath(Array.isArray(location) ? location[0] : location));
+  }
+
+  async listFactors(userId: string): Promise<FactorView[]> {
+    const answer = await this.exchange('GET', `/api/v1/users/${enc(userId)}/factors`);
+    if (!Array.isArray(answer.json)) throw this.protocolError(`expected an array of factors, got ${describe(answer.json)}`, answer);
+    const ctx = { userId, href: this.keepHref, method: answer.method, path: pathOnly(answer.target.path) };
+    return answer.json.map((raw) => parseFactor(raw, ctx));
+  }
+
+  async getFactor(userId: string, factorId: string): Promise<FactorView> {
+    const answer = await this.exchange('GET', `/api/v1/users/${enc(userId)}/factors/${enc(factorId)}`);
+    return this.toFactor(answer, userId, factorId);
+  }
+
+  async poll(userId: string, link: SafeLink): Promise<FactorView> {
+    const answer = await this.exchange(link.method ?? 'GET', link.href);
+    return this.toFactor(answer, userId, factorIdFromPath(answer.target.path));
+  }
+
+  async activate(userId: string, link: SafeLink): Promise<FactorView> {
+    const answer = await this.exchange(link.method ?? 'POST', link.href);
+    return this.toFactor(answer, userId, factorIdFromPath(answer.target.path));
+  }
+
+  async deleteFactor(userId: string, factorId: string): Promise<void> {
+    await this.exchange('DELETE', `/api/v1/users/${enc(userId)}/factors/${enc(factorId)}`);
+  }
+
+  async sendActivation(_userId: string, link: { href: string; method: HttpMethod }): Promise<void> {
+    await this.exchange(link.method ?? 'POST', link.href);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+
+  // ---- the exchange ----
+
+  /**
+   * One logical request: origin check, gate, send, at most one retry after a 401 the
+   * auth provider recovered from. Returns 2xx answers (and 301 with a body); throws the
+   * rest as OktaApiError / OktaNetworkError / OktaProtocolError.
+   */
+  private async exchange(method: HttpMethod, href: string, body?: string): Promise<Answer> {
+    // The target is checked when the request is made, whatever was checked at parse time.
+    const target = this.policy.requestTarget(href);
+    const bucket = bucketForPath(target.path);
+    let refreshed = false;
+    for (;;) {
+      const answer = this.gate
+        ? await this.gate.run(bucket, () => this.send(method, target, bucket, body))
+        : await this.send(method, target, bucket, body);
+      const { status } = answer;
+      if (status >= 200 && status < 300) return answer;
+      if (status === 301 && isObject(answer.json) && !('errorCode' in answer.json)) return answer;
+      if (status === 401 && !refreshed && this.auth.onUnauthorized && (await this.auth.onUnauthorized())) {
+        refreshed = true;
+        continue;
+      }
+      if (status >= 300 && status < 400) {
+        throw this.protocolError(`answered ${status} ${STATUS_CODES[status] ?? ''} without a factor body; redirects are not followed`, answer);
+      }
+      throw this.apiError(method, answer);
+    }
+  }
+
+  private async send(method: HttpMethod, target: RequestTarget, bucket: Bucket, body: string | undefined): Promise<Answer> {
+    if (!target.url.startsWith(this.originSlash)) {
+      throw new ForeignOriginError(new URL(target.url).origin, this.policy.origin);
+    }
+    const authHeaders = await this.auth.headers(method, target.url);
+    const headers = { ...(body === undefined ? BASE_HEADERS : BASE_HEADERS_JSON_BODY), ...authHeaders };
+    const controller = new AbortController();
+    const timer = setTimeout(abortOnTimeout, this.timeoutMs, controller, this.timeoutMs);
+    try {
+      const res = await this.pool.request({ method, path: target.path, headers, body, signal: controller.signal });
+      const status = res.statusCode;
+      const rateLimit = parseRateLimit(res.headers);
+      if (rateLimit) this.gate?.observe?.(bucket, rateLimit, status);
+      if (status === 204 || status === 304) {
+        await res.body.dump();
+        return { status, headers: res.headers, json: undefined, rateLimit, method, target };
+      }
+      const text = await res.body.text();
+      if (text === '') return { status, headers: res.headers, json: undefined, rateLimit, method, target };
+      try {
+        return { status, headers: res.headers, json: JSON.parse(text), rateLimit, method, target };
+      } catch {
+        return { status, headers: res.headers, json: undefined, notJson: { length: text.length }, rateLimit, method, target };
+      }
+    } catch (err) {
+      const networkError = toNetworkError(err, method, pathOnly(target.path), this.timeoutMs);
+      if (networkError) throw networkError;
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  // ---- answers → results ----
+
+  private toFactor(answer: Answer, userId: string, factorId: string | undefined): FactorView {
+    if (answer.notJson) throw this.protocolError(`expected a JSON factor, got a non-JSON body of ${answer.notJson.length} characters`, answer);
+    return parseFactor(answer.json, {
+      userId,
+      factorId,
+      href: this.keepHref,
+      method: answer.method,
+      path: pathOnly(answer.target.path),
+    });
+  }
+
+  private toUser(raw: unknown): OktaUser | undefined {
+    if (!isObject(raw)) return undefined;
+    const id = cleanString(raw.id);
+    if (!id) return undefined;
+    const profile = isObject(raw.profile) ? raw.profile : undefined;
+    const user: OktaUser = { id, login: cleanString(profile?.login) ?? '' };
+    const status = cleanString(raw.status);
+    if (status) user.status = status;
+    return user;
+  }
+
+  private page<T>(items: T[], answer: Answer): Page<T> {
+    const next = nextLink(answer.headers.link);
+    return next ? { items, next: this.policy.normalizeHref(next) } : { items };
+  }
+
+  private protocolError(message: string, answer: Answer): OktaProtocolError {
+    return new OktaProtocolError(message, answer.method, pathOnly(answer.target.path));
+  }
+
+  private apiError(method: HttpMethod, answer: Answer): OktaApiError {
+    const { status, json, rateLimit } = answer;
+    let errorCode = `HTTP_${status}`;
+    let errorSummary = `${STATUS_CODES[status] ?? 'Unexpected status'}${answer.notJson ? ` (non-JSON body of ${answer.notJson.length} characters)` : ''}`;
+    let causes: string[] = [];
+    if (isObject(json)) {
+      const code = cleanString(json.errorCode);
+      if (code) {
+        errorCode = code;
+        errorSummary = this.scrub(cleanString(json.errorSummary) ?? '');
+        if (Array.isArray(json.errorCauses)) {
+          causes = [];
+          for (const cause of json.errorCauses) {
+            const summary = isObject(cause) ? cleanString(cause.errorSummary) : cleanString(cause);
+            if (summary) causes.push(this.scrub(summary));
+          }
+        }
+      }
+    }
+    const requestId = answer.headers['x-okta-request-id'];
+    return new OktaApiError(
+      status,
+      errorCode,
+      errorSummary,
+      causes,
+      Array.isArray(requestId) ? requestId[0] : requestId,
+      method,
+      pathOnly(answer.target.path),
+      rateLimit,
+      status === 429 ? classifyRateLimit(rateLimit) : undefined,
+    );
+  }
+
+  /** An error summary that echoes a credential must not carry it into logs. */
+  private scrub(text: string): string {
+    let out = text;
+    for (const secret of this.auth.secrets()) {
+      if (secret && out.includes(secret)) out = out.split(secret).join('[REDACTED]');
+    }
+    return out;
+  }
+}
+
+function toLogEvent(raw: unknown): LogEvent | undefined {
+  if (!isObject(raw)) return undefined;
+  const uuid = cleanString(raw.uuid);
+  if (!uuid) return undefined;
+  const actor = isObject(raw.actor) ? raw.actor : undefined;
+  const targetUserIds: string[] = [];
+  if (Array.isArray(raw.target)) {
+    for (const t of raw.target) {
+      if (!isObject(t)) continue;
+      const id = cleanString(t.id);
+      if (id && cleanString(t.type) === 'User') targetUserIds.push(id);
+    }
+  }
+  const event: LogEvent = {
+    uuid,
+    eventType: cleanString(raw.eventType) ?? '',
+    published: cleanString(raw.published) ?? '',
+    targetUserIds,
+  };
+  const actorId = cleanString(actor?.id);
+  if (actorId) event.actorId = actorId;
+  return event;
+}
+
+/** The client the runner uses. Throws ConfigError / InsecureTransportError for an unusable configuration. */
+export function createOktaClient(opts: OktaClientOptions): OktaClient {
+  return new HttpOktaClient(opts);
+}

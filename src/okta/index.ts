@@ -1,0 +1,10 @@
+/** The Okta client's public surface: import from here. */
+export { createOktaClient, HttpOktaClient, DEFAULT_TIMEOUT_MS, DEFAULT_CONNECTIONS, GROUP_USERS_PAGE } from './client.js';
+export { sswsAuth } from './auth-ssws.js';
+export { bucketForPath } from './buckets.js';
+export { OriginPolicy, isLoopbackHost } from './links.js';
+export { parseFactor, cleanString, factorIdFromPath } from './parse-factor.js';
+export { parseLinkHeader, nextLink } from './pagination.js';
+export { parseRateLimit, classifyRateLimit } from './rate-limit-headers.js';
+export { ForeignOriginError, InsecureTransportError, OktaApiError, OktaNetworkError, OktaProtocolError } from './errors.js';
+export type * from './types.js';
