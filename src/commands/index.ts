@@ -5,8 +5,9 @@
  */
 import type { Command } from 'commander';
 import { register as simulator } from './simulator.js';
+import { register as validate } from './validate.js';
 
-const registrations: Array<(program: Command) => void> = [simulator];
+const registrations: Array<(program: Command) => void> = [simulator, validate];
 
 export function registerCommands(program: Command): void {
   for (const register of registrations) register(program);
