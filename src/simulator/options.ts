@@ -1,0 +1,150 @@
+/**
+ * The simulator's options: defaults (Okta's real numbers, in milliseconds so tests can
+ * scale time down), and one validation pass that lists every problem at once.
+ */
+import { ConfigError } from '../errors.js';
+import type { Clock } from './clock.js';
+
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+
+export type Dialect = 'okta' | 'seed';
+export type OnDuplicate = 'reject' | 'replace' | 'allow';
+
+export interface SimulatorOptions {
+  /** `okta`: today's Management API (200, _embedded.activation, POST poll). `seed`: the seed document (301, GET poll). */
+  dialect: Dialect;
+  port: number;
+  host: string;
+  /** Accepted API token (`Authorization: SSWS <token>`). Unset: any non-empty token. */
+  token?: string;
+  /** A second enrollment of a factor type the user already has. */
+  onDuplicate: OnDuplicate;
+  /** Budget per window of the factors bucket (and of every bucket without its own budget). */
+  rateLimit: number;
+  rateWindowMs: number;
+  /** Budget of `/api/v1/users/{idOrLogin}` lookups. Default: rateLimit. */
+  usersRateLimit?: number;
+  /** Budget of `/api/v1/groups…`. Default: rateLimit. */
+  groupsRateLimit?: number;
+  /** Budget of `/api/v1/logs`. Default: 60. */
+  logsRateLimit?: number;
+  /** Simultaneous requests answered; beyond, 429 with X-Rate-Limit-Limit: 0. */
+  concurrencyLimit: number;
+  /** Directory file: id,login[,activation][,group][,email][,phone]. */
+  usersCsv?: string;
+  /** Groups file: id,name. */
+  groupsCsv?: string;
+  /** Number of generated users when no usersCsv is given. Default 100. */
+  users?: number;
+  /** Share of users without an `activation` column who scan their QR code. */
+  activateRatio: number;
+  /** [min, max] delay after an activation attempt starts at which such a user scans. */
+  activateAfterMs: [number, number];
+  /** Lifetime of one push activation (Okta: 10 minutes). */
+  activationTtlMs: number;
+  /** lifecycle/activate calls allowed per factor per window (Okta: 5 per 5 minutes). */
+  activationAttemptLimit: number;
+  activationAttemptWindowMs: number;
+  /** One activation SMS per phone number per interval (Okta: 30 s). */
+  smsIntervalMs: number;
+  latencyMs: number | [number, number];
+  /** Share of API requests answered 500/503 without being processed. */
+  errorRate: number;
+  /** Share of API requests processed and then answered by a destroyed connection. */
+  resetRate: number;
+  seed: number;
+  /** Base URL written into Location, _links and Link headers. Default: the simulator's own origin. */
+  linkBase?: string;
+  /** How many recent requests handle.requests() keeps. */
+  requestLogSize: number;
+  /** Time source (tests may inject one). Default Date.now. */
+  clock?: Clock;
+}
+
+export function defaultOptions(): SimulatorOptions {
+  return {
+    dialect: 'okta',
+    port: 0,
+    host: '127.0.0.1',
+    onDuplicate: 'reject',
+    rateLimit: 600,
+    rateWindowMs: 1 * MINUTE,
+    concurrencyLimit: 75,
+    activateRatio: 0.8,
+    activateAfterMs: [2 * SECOND, 30 * SECOND],
+    activationTtlMs: 10 * MINUTE,
+    activationAttemptLimit: 5,
+    activationAttemptWindowMs: 5 * MINUTE,
+    smsIntervalMs: 30 * SECOND,
+    latencyMs: 0,
+    errorRate: 0,
+    resetRate: 0,
+    seed: 1,
+    requestLogSize: 1000,
+  };
+}
+
+function isInt(v: unknown, min: number): boolean {
+  return typeof v === 'number' && Number.isInteger(v) && v >= min;
+}
+
+function isRatio(v: unknown): boolean {
+  return typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= 1;
+}
+
+function show(v: unknown): string {
+  return `\`${Array.isArray(v) ? JSON.stringify(v) : String(v)}\``;
+}
+
+/** Defaults, then `partial`; throws ConfigError listing every invalid option. */
+export function resolveOptions(partial: Partial<SimulatorOptions> = {}): SimulatorOptions {
+  const defined = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined));
+  const o: SimulatorOptions = { ...defaultOptions(), ...defined };
+  const problems: string[] = [];
+  const need = (ok: boolean, name: string, expected: string, got: unknown): void => {
+    if (!ok) problems.push(`Expected \`${name}\` to be ${expected}, got ${show(got)}`);
+  };
+  need(o.dialect === 'okta' || o.dialect === 'seed', 'dialect', '"okta" or "seed"', o.dialect);
+  need(['reject', 'replace', 'allow'].includes(o.onDuplicate), 'onDuplicate', '"reject", "replace" or "allow"', o.onDuplicate);
+  need(isInt(o.port, 0) && o.port <= 65535, 'port', 'an integer from 0 to 65535', o.port);
+  need(typeof o.host === 'string' && o.host.length > 0, 'host', 'a host name or address', o.host);
+  need(o.token === undefined || (typeof o.token === 'string' && o.token.length > 0), 'token', 'a non-empty string', o.token);
+  need(isInt(o.rateLimit, 1), 'rateLimit', 'an integer >= 1', o.rateLimit);
+  need(isInt(o.rateWindowMs, 1), 'rateWindowMs', 'an integer >= 1', o.rateWindowMs);
+  for (const k of ['usersRateLimit', 'groupsRateLimit', 'logsRateLimit'] as const) {
+    need(o[k] === undefined || isInt(o[k], 1), k, 'an integer >= 1', o[k]);
+  }
+  need(isInt(o.concurrencyLimit, 1), 'concurrencyLimit', 'an integer >= 1', o.concurrencyLimit);
+  need(o.users === undefined || isInt(o.users, 0), 'users', 'an integer >= 0', o.users);
+  need(isRatio(o.activateRatio), 'activateRatio', 'a number from 0 to 1', o.activateRatio);
+  const [amin, amax] = Array.isArray(o.activateAfterMs) ? o.activateAfterMs : [NaN, NaN];
+  need(isInt(amin, 0) && isInt(amax, 0) && (amin as number) <= (amax as number), 'activateAfterMs', 'a range [min, max] of integers with 0 <= min <= max', o.activateAfterMs);
+  need(isInt(o.activationTtlMs, 1), 'activationTtlMs', 'an integer >= 1', o.activationTtlMs);
+  need(isInt(o.activationAttemptLimit, 1), 'activationAttemptLimit', 'an integer >= 1', o.activationAttemptLimit);
+  need(isInt(o.activationAttemptWindowMs, 1), 'activationAttemptWindowMs', 'an integer >= 1', o.activationAttemptWindowMs);
+  need(isInt(o.smsIntervalMs, 0), 'smsIntervalMs', 'an integer >= 0', o.smsIntervalMs);
+  if (Array.isArray(o.latencyMs)) {
+    const [lmin, lmax] = o.latencyMs;
+    need(isInt(lmin, 0) && isInt(lmax, 0) && lmin <= lmax, 'latencyMs', 'an integer >= 0 or a range [min, max]', o.latencyMs);
+  } else {
+    need(isInt(o.latencyMs, 0), 'latencyMs', 'an integer >= 0 or a range [min, max]', o.latencyMs);
+  }
+  need(isRatio(o.errorRate), 'errorRate', 'a number from 0 to 1', o.errorRate);
+  need(isRatio(o.resetRate), 'resetRate', 'a number from 0 to 1', o.resetRate);
+  need(isInt(o.seed, 0), 'seed', 'an integer >= 0', o.seed);
+  need(isInt(o.requestLogSize, 0), 'requestLogSize', 'an integer >= 0', o.requestLogSize);
+  if (o.linkBase !== undefined) {
+    let ok = false;
+    try {
+      const u = new URL(o.linkBase);
+      ok = (u.protocol === 'http:' || u.protocol === 'https:') && (u.pathname === '/' || u.pathname === '');
+    } catch {
+      ok = false;
+    }
+    need(ok, 'linkBase', 'an origin such as http://rain.okta1.com:1802', o.linkBase);
+  }
+  if (problems.length) throw new ConfigError(problems);
+  if (o.linkBase) o.linkBase = o.linkBase.replace(/\/+$/, '');
+  return o;
+}

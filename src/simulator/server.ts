@@ -1,0 +1,327 @@
+/**
+ * The simulator's HTTP pipeline (node:http, keep-alive): for every `/api/v1` request,
+ * in order: concurrency limit, the path's rate-limit bucket, the token, then (after
+ * the configured latency) injected 500/503, the handler, and the injected connection
+ * reset (the request was processed; the answer is never sent). Every answer carries
+ * X-Rate-Limit-*, Date and X-Okta-Request-Id. `/__sim/*` is outside all of this.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { OktaApi, type ApiAnswer, type RouteMatch } from './api.js';
+import { Bucket, concurrencyHeaders, type BucketName, type RateHeaders } from './rate-limits.js';
+import { errorBody, errors, SimHttpError } from './okta-errors.js';
+import { alphanumeric, between, seededRandom, type Random } from './random.js';
+import type { SimulatorOptions } from './options.js';
+import type { Clock } from './clock.js';
+import { iso } from './clock.js';
+
+const MAX_BODY = 1024 * 1024;
+
+export interface SimRequestRecord {
+  at: string;
+  method: string;
+  /** Path and query as received. */
+  path: string;
+  /** HTTP status, or 0 when the connection was reset instead of answered. */
+  status: number;
+  requestId: string;
+  /** The Authorization header was present (its value is never kept). */
+  authorized: boolean;
+  retryFor?: string;
+  retryCount?: string;
+}
+
+export interface Counters {
+  total: number;
+  byStatus: Record<string, number>;
+  byRoute: Record<string, number>;
+  rateLimited: number;
+  rateLimitedBy: { bucket: number; concurrency: number; resource: number };
+  maxConcurrent: number;
+  connectionResets: number;
+  injectedErrors: number;
+}
+
+function newCounters(): Counters {
+  return {
+    total: 0,
+    byStatus: {},
+    byRoute: {},
+    rateLimited: 0,
+    rateLimitedBy: { bucket: 0, concurrency: 0, resource: 0 },
+    maxConcurrent: 0,
+    connectionResets: 0,
+    injectedErrors: 0,
+  };
+}
+
+export type SimEndpoint = (method: string, query: URLSearchParams) => { status: number; body?: unknown } | undefined;
+
+export class SimServer {
+  readonly server: Server;
+  counters: Counters = newCounters();
+  inFlight = 0;
+  readonly buckets: Record<BucketName, Bucket>;
+  readonly requestLog: SimRequestRecord[] = [];
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly faults: Random;
+  private readonly ids: Random;
+  private closed = false;
+  api?: OktaApi;
+  simEndpoints: Record<string, SimEndpoint> = {};
+
+  constructor(
+    private readonly opts: SimulatorOptions,
+    private readonly clock: Clock,
+  ) {
+    const b = (limit: number | undefined) => new Bucket(limit ?? opts.rateLimit, opts.rateWindowMs);
+    this.buckets = {
+      factors: b(opts.rateLimit),
+      users: b(opts.usersRateLimit),
+      groups: b(opts.groupsRateLimit),
+      logs: b(opts.logsRateLimit ?? 60),
+      other: b(opts.rateLimit),
+    };
+    this.faults = seededRandom(opts.seed ^ 0xfa017);
+    this.ids = seededRandom(opts.seed ^ 0x1d5);
+    this.server = createServer({ keepAlive: true }, (req, res) => this.onRequest(req, res));
+    this.server.keepAliveTimeout = 30_000;
+  }
+
+  listen(): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.opts.port, this.opts.host, () => {
+        this.server.off('error', reject);
+        resolve(this.server.address() as AddressInfo);
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    const done = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeAllConnections();
+    await done;
+  }
+
+  resetCounters(): void {
+    this.counters = newCounters();
+    this.counters.maxConcurrent = this.inFlight;
+    for (const b of Object.values(this.buckets)) b.resetStats();
+    this.requestLog.length = 0;
+  }
+
+  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const url = req.url ?? '/';
+    const qi = url.indexOf('?');
+    const path = qi < 0 ? url : url.slice(0, qi);
+    const requestId = alphanumeric(this.ids, 24);
+    res.setHeader('X-Okta-Request-Id', requestId);
+    if (path.startsWith('/__sim/')) {
+      this.onSim(req, res, path, new URLSearchParams(qi < 0 ? '' : url.slice(qi + 1)));
+      return;
+    }
+
+    const method = req.method ?? 'GET';
+    this.inFlight++;
+    if (this.inFlight > this.counters.maxConcurrent) this.counters.maxConcurrent = this.inFlight;
+    res.once('close', () => this.inFlight--);
+
+    const now = this.clock.now();
+    const api = this.api!;
+    api.store.settle(now);
+    const route = api.match(method, path);
+    const routeKey = route?.key ?? `${method} (unknown path)`;
+    const ctx: Ctx = { req, res, method, url, routeKey, requestId, rate: undefined };
+
+    if (this.inFlight > this.opts.concurrencyLimit) {
+      this.counters.rateLimited++;
+      this.counters.rateLimitedBy.concurrency++;
+      ctx.rate = concurrencyHeaders(now);
+      this.sendError(ctx, errors.rateLimited());
+      return;
+    }
+    const bucket = this.buckets[route?.bucket ?? 'other'];
+    const admitted = bucket.take(now);
+    ctx.rate = bucket.headers();
+    if (!admitted) {
+      this.counters.rateLimited++;
+      this.counters.rateLimitedBy.bucket++;
+      this.sendError(ctx, errors.rateLimited());
+      return;
+    }
+    if (!this.authorized(req.headers.authorization)) {
+      this.sendError(ctx, errors.invalidToken());
+      return;
+    }
+    if (!route) {
+      this.sendError(ctx, errors.pathNotFound(path));
+      return;
+    }
+    if (!route.handler) {
+      this.sendError(ctx, errors.methodNotAllowed(route.allow));
+      return;
+    }
+    if (method === 'GET' || method === 'HEAD' || method === 'DELETE') {
+      this.afterLatency(() => this.run(ctx, route, url, qi, ''));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size <= MAX_BODY) chunks.push(c);
+    });
+    req.on('end', () => {
+      if (size > MAX_BODY) {
+        this.sendError(ctx, errors.tooLarge());
+        return;
+      }
+      const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
+      this.afterLatency(() => this.run(ctx, route, url, qi, text));
+    });
+    req.on('error', () => undefined);
+  }
+
+  private authorized(header: string | undefined): boolean {
+    if (!header) return false;
+    const m = /^SSWS\s+(\S+)\s*$/.exec(header);
+    if (!m) return false;
+    return this.opts.token === undefined || m[1] === this.opts.token;
+  }
+
+  private afterLatency(fn: () => void): void {
+    const l = this.opts.latencyMs;
+    const ms = Array.isArray(l) ? between(this.faults(), l[0], l[1]) : l;
+    if (ms <= 0) {
+      fn();
+      return;
+    }
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      fn();
+    }, ms);
+    this.timers.add(t);
+  }
+
+  private run(ctx: Ctx, route: RouteMatch, url: string, qi: number, text: string): void {
+    if (ctx.res.destroyed) return;
+    if (this.opts.errorRate > 0 && this.faults() < this.opts.errorRate) {
+      this.counters.injectedErrors++;
+      this.sendError(ctx, this.faults() < 0.5 ? errors.internal() : errors.unavailable());
+      return;
+    }
+    const now = this.clock.now();
+    const api = this.api!;
+    api.store.settle(now);
+    let answer: ApiAnswer;
+    try {
+      let body: unknown;
+      if (text.trim()) {
+        try {
+          body = JSON.parse(text);
+        } catch (err) {
+          throw errors.badBody(`The request body is not valid JSON: ${(err as Error).message}`);
+        }
+      }
+      answer = route.handler!({ method: ctx.method, params: route.params, query: new URLSearchParams(qi < 0 ? '' : url.slice(qi + 1)), body, now });
+    } catch (err) {
+      if (err instanceof SimHttpError) {
+        if (err.status === 429) {
+          this.counters.rateLimited++;
+          this.counters.rateLimitedBy.resource++;
+        }
+        this.maybeReset(ctx) || this.sendError(ctx, err);
+        return;
+      }
+      const e = new SimHttpError(500, 'E0000009', 'Internal Server Error', [(err as Error)?.message ?? String(err)]);
+      this.sendError(ctx, e);
+      return;
+    }
+    if (this.maybeReset(ctx)) return;
+    this.send(ctx, answer);
+  }
+
+  /** The request was processed; with probability resetRate its answer is replaced by a dead connection. */
+  private maybeReset(ctx: Ctx): boolean {
+    if (!(this.opts.resetRate > 0 && this.faults() < this.opts.resetRate)) return false;
+    this.counters.total++;
+    this.counters.connectionResets++;
+    this.counters.byRoute[ctx.routeKey] = (this.counters.byRoute[ctx.routeKey] ?? 0) + 1;
+    this.record(ctx, 0);
+    ctx.req.socket.destroy();
+    return true;
+  }
+
+  private sendError(ctx: Ctx, err: SimHttpError): void {
+    this.send(ctx, { status: err.status, body: errorBody(err, this.ids), headers: err.headers });
+  }
+
+  private send(ctx: Ctx, answer: ApiAnswer): void {
+    const { res } = ctx;
+    if (res.destroyed || res.headersSent) return;
+    const c = this.counters;
+    c.total++;
+    const s = String(answer.status);
+    c.byStatus[s] = (c.byStatus[s] ?? 0) + 1;
+    c.byRoute[ctx.routeKey] = (c.byRoute[ctx.routeKey] ?? 0) + 1;
+    this.record(ctx, answer.status);
+    const headers: Record<string, string | string[] | number> = { ...(ctx.rate as RateHeaders | undefined), ...answer.headers };
+    let payload: string | Buffer | undefined;
+    if (answer.raw) {
+      headers['Content-Type'] = answer.raw.contentType;
+      payload = answer.raw.data;
+    } else if (answer.body !== undefined && answer.status !== 204) {
+      headers['Content-Type'] = 'application/json';
+      payload = JSON.stringify(answer.body);
+    }
+    if (payload !== undefined) headers['Content-Length'] = Buffer.byteLength(payload);
+    res.writeHead(answer.status, headers);
+    res.end(payload);
+  }
+
+  private record(ctx: Ctx, status: number): void {
+    const size = this.opts.requestLogSize;
+    if (size <= 0) return;
+    const h = ctx.req.headers;
+    const rec: SimRequestRecord = {
+      at: iso(this.clock.now()),
+      method: ctx.method,
+      path: ctx.url,
+      status,
+      requestId: ctx.requestId,
+      authorized: h.authorization !== undefined,
+    };
+    const rf = h['x-okta-retry-for'];
+    const rc = h['x-okta-retry-count'];
+    if (typeof rf === 'string') rec.retryFor = rf;
+    if (typeof rc === 'string') rec.retryCount = rc;
+    if (this.requestLog.length >= size) this.requestLog.shift();
+    this.requestLog.push(rec);
+  }
+
+  private onSim(req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams): void {
+    const name = path.slice('/__sim/'.length);
+    const endpoint = this.simEndpoints[name];
+    const answer = endpoint?.(req.method ?? 'GET', query);
+    const status = answer?.status ?? 404;
+    const body = JSON.stringify(answer ? (answer.body ?? {}) : { error: `unknown inspection endpoint ${path}`, endpoints: Object.keys(this.simEndpoints).map((k) => `/__sim/${k}`) });
+    req.resume();
+    res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+    res.end(body);
+  }
+}
+
+interface Ctx {
+  req: IncomingMessage;
+  res: ServerResponse;
+  method: string;
+  url: string;
+  routeKey: string;
+  requestId: string;
+  rate: RateHeaders | undefined;
+}
