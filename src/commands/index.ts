@@ -4,10 +4,17 @@
  * so `bulk-enroll validate` never loads BullMQ and `--help` stays fast.
  */
 import type { Command } from 'commander';
+import { register as run } from './run.js';
+import { register as enqueue } from './enqueue.js';
+import { register as worker } from './worker.js';
+import { register as status } from './status.js';
+import { register as report } from './report.js';
+import { register as resume } from './resume.js';
+import { register as demo } from './demo.js';
 import { register as simulator } from './simulator.js';
 import { register as validate } from './validate.js';
 
-const registrations: Array<(program: Command) => void> = [simulator, validate];
+const registrations: Array<(program: Command) => void> = [run, enqueue, worker, status, report, resume, validate, demo, simulator];
 
 export function registerCommands(program: Command): void {
   for (const register of registrations) register(program);

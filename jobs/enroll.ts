@@ -1,0 +1,191 @@
+/**
+ * enroll job: one input row → one push (or sms/call/email) factor at Okta.
+ *
+ * At-least-once safe: before a request that may already have happened at Okta (the
+ * row's progress says an earlier try was sent), the user's factors are listed and an
+ * existing factor of the type is adopted instead of enrolling again; an E0000001
+ * answer to the enroll itself leads to the same adoption.
+ */
+import { OktaApiError } from '../src/okta/errors.js';
+import type { EnrollRequest, FactorView } from '../src/okta/types.js';
+import { unpackInput, type Progress } from '../src/runs/records.js';
+import type { InputRow } from '../src/csv/input-row.js';
+import type { RunSettings } from '../src/config.js';
+import type { JobContext, JobDeps, RowJobData } from './context.js';
+import { failedRecord, handleJobError } from './outcome.js';
+import { continueWaiting, joinNote, recordFactor } from './factor-state.js';
+
+/** How long a row waits for a lower row given by login to be resolved. */
+const CLAIM_WAIT_MS = 300;
+
+export function claimKey(userId: string, factorType: string): string {
+  return `${userId}|${factorType.toLowerCase()}`;
+}
+
+export function enrollBody(input: InputRow, settings: RunSettings): EnrollRequest {
+  const body: EnrollRequest = { factorType: input.factorType, provider: input.provider };
+  const profile: NonNullable<EnrollRequest['profile']> = {};
+  if (settings.deviceFields && input.deviceType) body.deviceType = input.deviceType;
+  if (settings.deviceFields && input.deviceName) profile.deviceName = input.deviceName;
+  if ((input.factorType === 'sms' || input.factorType === 'call') && input.phoneNumber) profile.phoneNumber = input.phoneNumber;
+  if (input.factorType === 'email' && input.email) profile.email = input.email;
+  if (Object.keys(profile).length) body.profile = profile;
+  return body;
+}
+
+export async function processEnroll(data: RowJobData, ctx: JobContext, deps: JobDeps): Promise<void> {
+  const { store } = deps;
+  const { runId, row } = data;
+  const meta = await store.getMeta(runId, 10_000);
+  if (!meta) return; // the run was deleted
+  const settings = meta.settings;
+  if (await store.getOutcome(runId, row)) return;
+  const packed = await store.getInput(runId, row);
+  const p = await store.getProgress(runId, row);
+  if (!packed) {
+    await store.finalize(runId, row, failedRecord(p, 'INTERNAL_ERROR', 'the row input is missing from Redis', deps.now()));
+    return;
+  }
+  const input = unpackInput(row, packed);
+  try {
+    await enrollRow(data, input, p, settings, ctx, deps);
+  } catch (err) {
+    await handleJobError(err, data, p, ctx, deps);
+  }
+}
+
+async function enrollRow(data: RowJobData, input: InputRow, p: Progress, settings: RunSettings, ctx: JobContext, deps: JobDeps): Promise<void> {
+  const { store, okta } = deps;
+  const { runId, row } = data;
+
+  // 1. A row given by login: resolve it, then claim (user, factor type).
+  let uid = input.userId ?? p.uid;
+  if (!uid) {
+    const user = await okta.getUser(input.login!);
+    uid = user.id;
+    p.uid = uid;
+    await store.setProgress(runId, row, p);
+    const owner = await store.claimMin(runId, claimKey(uid, input.factorType), row);
+    if (owner !== row) {
+      await store.finalize(runId, row, failedRecord(p, 'DUPLICATE_ROW', `same user and factorType as row ${owner}`, deps.now()));
+      return;
+    }
+  } else if (!p.uid) {
+    p.uid = uid;
+  }
+
+  // 2. Wait for lower rows given by login (they may name the same user); hold the claim.
+  const gate = await store.enrollGate(runId, claimKey(uid, input.factorType), row);
+  if (gate === 'wait') await ctx.delayUntil(deps.now() + CLAIM_WAIT_MS);
+  if (typeof gate === 'object') {
+    await store.finalize(runId, row, failedRecord(p, 'DUPLICATE_ROW', `same user and factorType as row ${gate.duplicateOf}`, deps.now()));
+    return;
+  }
+
+  // 3. We already hold a factor (this job ran before and got that far): keep polling it.
+  if (p.s === 'enrolled' && p.fid) {
+    const next = await continueWaiting(data, p, deps, settings);
+    if (next.kind === 'poll') await deps.schedulePoll(runId, row, next.at);
+    return;
+  }
+
+  // 4. An earlier try may have reached Okta: look before enrolling again.
+  if (p.s === 'enrolling') {
+    if (await adoptExisting(data, input, p, settings, deps, 'adopted after an interrupted try')) return;
+  }
+
+  p.s = 'enrolling';
+  p.at = (p.at ?? 0) + 1;
+  await store.setProgress(runId, row, p);
+
+  let view: FactorView;
+  try {
+    view = await okta.enrollFactor(uid, enrollBody(input, settings), { activate: input.factorType !== 'push' });
+  } catch (err) {
+    if (err instanceof OktaApiError && err.errorCode === 'E0000001') {
+      // "A factor of this type is already set up", or a true validation error: list and decide.
+      if (await adoptExisting(data, input, p, settings, deps, 'already enrolled before this run')) return;
+    }
+    throw err;
+  }
+  await applyFactor(data, p, view, settings, deps, true);
+}
+
+/**
+ * Look for a factor of the row's type on the user and take it over.
+ * Returns false when there is none (the caller enrolls, or fails the row).
+ */
+export async function adoptExisting(data: RowJobData, input: InputRow, p: Progress, settings: RunSettings, deps: JobDeps, note: string): Promise<boolean> {
+  const factors = await deps.okta.listFactors(p.uid!);
+  const wanted = input.factorType.toLowerCase();
+  const match =
+    factors.find((f) => f.factorType.toLowerCase() === wanted && f.state === 'activated') ??
+    factors.find((f) => f.factorType.toLowerCase() === wanted && f.state === 'waiting') ??
+    factors.find((f) => f.factorType.toLowerCase() === wanted);
+  if (!match) return false;
+  if (match.state === 'activated') p.n = joinNote(p.n, note.startsWith('already') ? 'already active' : `${note}: already active`);
+  else p.n = joinNote(p.n, note);
+  if (p.at === undefined || p.at === 0) p.at = 1;
+  if (match.state === 'waiting' && !match.links.poll && match.links.self) {
+    // A listed pending factor may carry no poll link: its own resource tells the status.
+    match.links.poll = { href: match.links.self.href, method: 'GET' };
+  }
+  await applyFactor(data, p, match, settings, deps, match.state !== 'waiting' || !p.ps);
+  return true;
+}
+
+/** Act on a factor's state: final outcome, keep polling, or restart an expired activation. */
+export async function applyFactor(data: RowJobData, p: Progress, view: FactorView, settings: RunSettings, deps: JobDeps, newActivation: boolean): Promise<void> {
+  const { store } = deps;
+  const now = deps.now();
+  recordFactor(p, view, now, settings, newActivation);
+  p.s = 'enrolled';
+  switch (view.state) {
+    case 'activated':
+      await store.finalize(data.runId, data.row, {
+        o: 'activated',
+        uid: p.uid,
+        fid: p.fid,
+        fs: p.fs,
+        at: p.at,
+        cr: p.cr,
+        fin: new Date(now).toISOString(),
+        n: p.n,
+      });
+      return;
+    case 'waiting':
+      if (!p.pl) {
+        await store.finalize(data.runId, data.row, failedRecord(p, 'BAD_RESPONSE', 'Okta gave no poll link for the pending factor', now));
+        return;
+      }
+      {
+        const next = await continueWaiting(data, p, deps, settings);
+        if (next.kind === 'poll') await deps.schedulePoll(data.runId, data.row, next.at);
+      }
+      return;
+    case 'expired': {
+      // An adopted factor whose activation had expired: restart it once in this run.
+      if (p.al && (p.ra ?? 0) < 1) {
+        p.ra = (p.ra ?? 0) + 1;
+        p.n = joinNote(p.n, 'expired activation restarted');
+        await store.setProgress(data.runId, data.row, p);
+        const restarted = await deps.okta.activate(p.uid!, { href: p.al, method: 'POST' });
+        await applyFactor(data, p, restarted, settings, deps, true);
+        return;
+      }
+      await store.finalize(data.runId, data.row, {
+        o: 'expired',
+        uid: p.uid,
+        fid: p.fid,
+        fs: p.fs,
+        at: p.at,
+        cr: p.cr,
+        fin: new Date(now).toISOString(),
+        n: p.n,
+      });
+      return;
+    }
+    default:
+      await store.finalize(data.runId, data.row, failedRecord(p, 'UNEXPECTED_STATUS', `factor status ${view.status}`, now));
+  }
+}

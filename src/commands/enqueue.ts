@@ -1,0 +1,62 @@
+/**
+ * `bulk-enroll enqueue <csv>`: validate the whole file (count, SHA-256; a file-level
+ * problem stops before anything is enqueued), store its rows durably in Redis for a
+ * new run, print the run id as the last line of stdout. Workers take it from there.
+ */
+import type { Command } from 'commander';
+import type { RawOptions } from '../config.js';
+import { addFilterOptions, addRedisOptions, addRunSettingOptions } from './options.js';
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('enqueue')
+    .argument('<csv>', 'input CSV')
+    .description('validate a CSV and queue it as a run for `bulk-enroll worker` processes; prints the run id');
+  addRedisOptions(cmd);
+  addRunSettingOptions(cmd);
+  addFilterOptions(cmd);
+  cmd.action(async (csv: string, flags: RawOptions) => {
+    await enqueueCommand(csv, flags);
+  });
+}
+
+export async function enqueueCommand(csv: string, flags: RawOptions, io: { env?: NodeJS.ProcessEnv; out?: NodeJS.WritableStream } = {}): Promise<string> {
+  const { loadProcessConfig, loadRunSettings } = await import('../config.js');
+  const { ConfigError } = await import('../errors.js');
+  const { parseFilterFlags } = await import('../csv/filters.js');
+  const { inspectInput } = await import('../csv/read-input.js');
+  const { ingestCsv } = await import('../runs/ingest.js');
+  const { RunStore } = await import('../runs/store.js');
+  const { createRedis } = await import('../queue/connection.js');
+  const { ensureRedis } = await import('./redis-check.js');
+  const { readOptionsFromFlags } = await import('./run.js');
+  const out = io.out ?? process.stdout;
+
+  const problems: string[] = [];
+  const collect = <T>(f: () => T): T | undefined => {
+    try {
+      return f();
+    } catch (e) {
+      if (e instanceof ConfigError) problems.push(...e.problems);
+      else throw e;
+      return undefined;
+    }
+  };
+  const config = collect(() => loadProcessConfig(flags, { env: io.env, needOkta: false }));
+  const settings = collect(() => loadRunSettings(flags, io.env));
+  const readOptions = collect(() => readOptionsFromFlags(flags, parseFilterFlags));
+  if (problems.length || !config || !settings) throw new ConfigError(problems);
+
+  const summary = await inspectInput(csv, readOptions);
+  await ensureRedis(config.redisUrl);
+  const redis = createRedis(config.redisUrl);
+  try {
+    const store = new RunStore(redis, config.prefix);
+    const { runId } = await ingestCsv(store, csv, settings, { readOptions, command: 'enqueue' });
+    out.write(`${summary.rows} rows (${summary.invalidCount} invalid) queued from ${csv} (SHA-256 ${summary.sha256})\n`);
+    out.write(`${runId}\n`);
+    return runId;
+  } finally {
+    redis.disconnect();
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * Flags shared by several commands, declared once. Values are checked in
+ * src/config.ts (all problems listed together), not here.
+ */
+import { Option, type Command } from 'commander';
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+export function addRedisOptions(cmd: Command): Command {
+  return cmd
+    .option('--redis <url>', 'Redis URL (env REDIS_URL; default redis://127.0.0.1:6379)')
+    .option('--prefix <name>', 'namespace for all Redis keys (env BULK_ENROLL_PREFIX; default bulk-enroll)');
+}
+
+export function addOktaOptions(cmd: Command): Command {
+  return cmd
+    .option('--org-url <url>', 'Okta org URL, e.g. https://example.okta.com (env OKTA_ORG_URL)')
+    .option('--token-file <path>', 'file holding the API token (else env OKTA_API_TOKEN); should be mode 600')
+    .option('--allow-insecure-http', 'allow plain http:// to a non-loopback org URL (a simulator in a private network only)')
+    .option('--request-timeout-ms <ms>', 'timeout of one Okta request (default 15000)');
+}
+
+export function addProcessOptions(cmd: Command): Command {
+  addRedisOptions(addOktaOptions(cmd));
+  return cmd
+    .option('--rate-limit <perMinute>', 'Okta calls per minute for factor operations, shared by all workers (default 300)')
+    .option('--users-rate-limit <perMinute>', 'Okta calls per minute for login lookups (default: --rate-limit)')
+    .option('--max-concurrent <n>', 'Okta requests in flight per bucket across all workers (default 20; org limit 75)')
+    .option('--poll-share <fraction>', 'share of the factor budget kept for polls when enrollments compete (default 0.3)')
+    .option('--concurrency <n>', 'jobs processed at once per queue by this process (default 50)')
+    .option('--max-in-flight <n>', 'rows in flight per run (default 5000)')
+    .option('--redis-reconnect-window-ms <ms>', 'give up after Redis is unreachable this long (default 60000)')
+    .option('--log-level <level>', 'error | warn | info | verbose | debug (default info)')
+    .option('--log-file <path>', 'also write JSON log lines to this file');
+}
+
+export function addRunSettingOptions(cmd: Command): Command {
+  return cmd
+    .option('--poll-initial-ms <ms>', 'first poll after enrollment (default: 1/120 of the activation window, 5 s for Okta)')
+    .option('--poll-factor <x>', 'growth of the poll interval (default 2)')
+    .option('--poll-max-ms <ms>', 'longest poll interval (default: 1/10 of the activation window, 60 s for Okta)')
+    .option('--activation-timeout-ms <ms>', 'activation lifetime when Okta gives no expiresAt (default 660000)')
+    .option('--attempts <n>', 'tries per enrollment / poll on 5xx and network errors (default 8)')
+    .option('--retry-base-ms <ms>', 'base of the exponential retry backoff (default 1000)')
+    .option('--no-device-fields', 'do not send deviceType / profile.deviceName with enrollments');
+}
+
+export function addFilterOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--match <column=regex>', 'take only rows whose column matches (repeatable)').argParser(collect))
+    .addOption(new Option('--skip <column=regex>', 'leave out rows whose column matches (repeatable)').argParser(collect))
+    .option('--max-rows <n>', 'take at most this many rows');
+}

@@ -1,0 +1,39 @@
+/** `bulk-enroll report <runId> --out <file>`: the outcome CSV of a run, complete or partial. */
+import type { Command } from 'commander';
+import type { RawOptions } from '../config.js';
+import { addRedisOptions } from './options.js';
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('report')
+    .argument('<runId>', 'the run')
+    .description('write the outcome CSV of a run (rows not finished yet are `pending`)')
+    .requiredOption('--out <file>', 'where to write the CSV');
+  addRedisOptions(cmd);
+  cmd.action(async (runId: string, flags: RawOptions) => {
+    await reportCommand(runId, flags);
+  });
+}
+
+export async function reportCommand(runId: string, flags: RawOptions, io: { env?: NodeJS.ProcessEnv; out?: NodeJS.WritableStream } = {}): Promise<void> {
+  const { loadProcessConfig } = await import('../config.js');
+  const { ExitError, EXIT } = await import('../errors.js');
+  const { RunStore } = await import('../runs/store.js');
+  const { createRedis } = await import('../queue/connection.js');
+  const { ensureRedis } = await import('./redis-check.js');
+  const { writeRunReport } = await import('../runs/execute.js');
+  const out = io.out ?? process.stdout;
+  const config = loadProcessConfig(flags, { env: io.env, needOkta: false });
+  await ensureRedis(config.redisUrl);
+  const redis = createRedis(config.redisUrl);
+  try {
+    const store = new RunStore(redis, config.prefix);
+    const meta = await store.getMeta(runId);
+    if (!meta) throw new ExitError(EXIT.USAGE, `No run ${runId} under prefix ${config.prefix}. \`bulk-enroll status\` lists runs.`);
+    const { rows, sha256 } = await writeRunReport(store, runId, flags.out as string);
+    const c = await store.counts(runId);
+    out.write(`${rows} rows written to ${String(flags.out)} (${meta.state === 'finished' ? 'complete' : `partial: ${rows - c.done} pending`}; SHA-256 ${sha256})\n`);
+  } finally {
+    redis.disconnect();
+  }
+}

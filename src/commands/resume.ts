@@ -1,0 +1,48 @@
+/**
+ * `bulk-enroll resume <runId> --report <out.csv>`: continue a run whose `run` process
+ * was interrupted (Ctrl-C, crash, Redis lost), in this process, like `run`.
+ */
+import type { Command } from 'commander';
+import type { RawOptions } from '../config.js';
+import { addProcessOptions } from './options.js';
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('resume')
+    .argument('<runId>', 'the run to continue')
+    .description('continue an interrupted run in this process until every row has an outcome')
+    .option('--report <file>', 'where to write the outcome CSV (default reports/<runId>.csv)')
+    .option('--strict', 'exit 3 when any row did not end activated');
+  addProcessOptions(cmd);
+  cmd.action(async (runId: string, flags: RawOptions) => {
+    await resumeCommand(runId, flags);
+  });
+}
+
+export async function resumeCommand(runId: string, flags: RawOptions, io: { env?: NodeJS.ProcessEnv; out?: NodeJS.WritableStream } = {}): Promise<void> {
+  const { loadProcessConfig } = await import('../config.js');
+  const { createLogger } = await import('../logger.js');
+  const { ExitError, EXIT } = await import('../errors.js');
+  const { startRuntime } = await import('../queue/runtime.js');
+  const { executeRun } = await import('../runs/execute.js');
+  const { onShutdownSignal } = await import('../shutdown.js');
+  const { ensureRedis } = await import('./redis-check.js');
+  const config = loadProcessConfig(flags, { env: io.env });
+  const logger = createLogger({ level: config.logLevel, file: config.logFile ?? 'logs/bulk-enroll.log' });
+  await ensureRedis(config.redisUrl);
+  const shutdown = onShutdownSignal();
+  const runtime = await startRuntime({ config, logger });
+  try {
+    const meta = await runtime.store.getMeta(runId);
+    if (!meta) throw new ExitError(EXIT.USAGE, `No run ${runId} under prefix ${config.prefix}. \`bulk-enroll status\` lists runs.`);
+    if (meta.state === 'enqueuing') {
+      throw new ExitError(EXIT.USAGE, `Run ${runId} was interrupted while its file was being stored; start it again with \`bulk-enroll run ${meta.file ?? '<csv>'} --run-id ${runId}\`.`);
+    }
+    const reportPath = (flags.report as string | undefined) ?? `reports/${runId}.csv`;
+    await executeRun({ config, logger, runId, reportPath, strict: Boolean(flags.strict), stopRequested: shutdown.requested, runtime, out: io.out });
+  } finally {
+    await runtime.close();
+    shutdown.dispose();
+    logger.close();
+  }
+}

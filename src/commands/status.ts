@@ -1,0 +1,94 @@
+/**
+ * `bulk-enroll status [runId] [--json] [--watch]`: counts per outcome, rows done / total,
+ * finished or not. Without a run id: the most recent runs.
+ */
+import type { Command } from 'commander';
+import type { RawOptions } from '../config.js';
+import { addRedisOptions } from './options.js';
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('status')
+    .argument('[runId]', 'the run (omit to list recent runs)')
+    .description('show a run\'s progress: counts per outcome, rows done / total, finished or not')
+    .option('--json', 'print JSON: {"runId","total","done","outcomes":{…},"finished"}')
+    .option('--watch', 'keep showing progress until the run finishes');
+  addRedisOptions(cmd);
+  cmd.action(async (runId: string | undefined, flags: RawOptions) => {
+    await statusCommand(runId, flags);
+  });
+}
+
+export interface RunStatus {
+  runId: string;
+  total: number | null;
+  done: number;
+  outcomes: { activated: number; expired: number; failed: number; pending: number };
+  finished: boolean;
+}
+
+export async function statusCommand(runId: string | undefined, flags: RawOptions, io: { env?: NodeJS.ProcessEnv; out?: NodeJS.WritableStream } = {}): Promise<RunStatus | undefined> {
+  const { loadProcessConfig } = await import('../config.js');
+  const { ExitError, EXIT } = await import('../errors.js');
+  const { RunStore } = await import('../runs/store.js');
+  const { createRedis } = await import('../queue/connection.js');
+  const { ensureRedis } = await import('./redis-check.js');
+  const { createProgress } = await import('../progress.js');
+  const out = io.out ?? process.stdout;
+  const config = loadProcessConfig(flags, { env: io.env, needOkta: false });
+  await ensureRedis(config.redisUrl);
+  const redis = createRedis(config.redisUrl);
+  try {
+    const store = new RunStore(redis, config.prefix);
+    if (!runId) {
+      const ids = await store.listRuns(20);
+      if (flags.json) {
+        const list = [];
+        for (const id of ids) list.push(await readStatus(store, id));
+        out.write(`${JSON.stringify(list)}\n`);
+        return undefined;
+      }
+      if (!ids.length) out.write(`No runs under prefix ${config.prefix}.\n`);
+      for (const id of ids) {
+        const s = await readStatus(store, id);
+        const meta = await store.getMeta(id);
+        out.write(`${id}  ${s.finished ? 'finished' : 'running '}  ${s.done}/${s.total ?? '?'}  ${meta?.fileName ?? ''}\n`);
+      }
+      return undefined;
+    }
+    if (!(await store.getMeta(runId))) throw new ExitError(EXIT.USAGE, `No run ${runId} under prefix ${config.prefix}. \`bulk-enroll status\` lists runs.`);
+    if (flags.watch) {
+      const progress = createProgress({ label: `run ${runId}`, intervalMs: 2000 });
+      for (;;) {
+        const s = await readStatus(store, runId);
+        progress.update({ done: s.done, total: s.total ?? undefined, ...s.outcomes });
+        if (s.finished) break;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      progress.stop();
+    }
+    const s = await readStatus(store, runId);
+    if (flags.json) out.write(`${JSON.stringify(s)}\n`);
+    else {
+      out.write(
+        `Run ${s.runId}: ${s.finished ? 'finished' : 'in progress'}, ${s.done}/${s.total ?? '?'} rows done\n` +
+          `  activated ${s.outcomes.activated}\n  expired   ${s.outcomes.expired}\n  failed    ${s.outcomes.failed}\n  pending   ${s.outcomes.pending}\n`,
+      );
+    }
+    return s;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+export async function readStatus(store: import('../runs/store.js').RunStore, runId: string): Promise<RunStatus> {
+  const [meta, c] = await Promise.all([store.getMeta(runId), store.counts(runId)]);
+  const total = meta?.total ?? null;
+  return {
+    runId,
+    total,
+    done: c.done,
+    outcomes: { activated: c.activated, expired: c.expired, failed: c.failed, pending: total === null ? 0 : Math.max(0, total - c.done) },
+    finished: meta?.state === 'finished',
+  };
+}

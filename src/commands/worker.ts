@@ -1,0 +1,41 @@
+/**
+ * `bulk-enroll worker`: process enroll and poll jobs of every run until SIGINT /
+ * SIGTERM. Start any number, on any number of machines, against one Redis: they share
+ * one rate budget per Okta bucket.
+ */
+import type { Command } from 'commander';
+import type { RawOptions } from '../config.js';
+import { addProcessOptions } from './options.js';
+
+export function register(program: Command): void {
+  const cmd = program.command('worker').description('run enroll and poll workers until stopped (SIGINT / SIGTERM)');
+  addProcessOptions(cmd);
+  cmd.option('--close-timeout-ms <ms>', 'on stop, how long active jobs may take before they are handed back (default 30000)');
+  cmd.action(async (flags: RawOptions) => {
+    await workerCommand(flags);
+  });
+}
+
+export async function workerCommand(flags: RawOptions, io: { env?: NodeJS.ProcessEnv; stop?: Promise<unknown> } = {}): Promise<void> {
+  const { loadProcessConfig } = await import('../config.js');
+  const { createLogger } = await import('../logger.js');
+  const { FatalRunError } = await import('../errors.js');
+  const { startRuntime } = await import('../queue/runtime.js');
+  const { onShutdownSignal } = await import('../shutdown.js');
+  const { ensureRedis } = await import('./redis-check.js');
+  const warnings: string[] = [];
+  const config = loadProcessConfig(flags, { env: io.env, warn: (m) => warnings.push(m) });
+  const logger = createLogger({ level: config.logLevel, file: config.logFile ?? 'logs/bulk-enroll.log' });
+  for (const w of warnings) logger.warn(w);
+  await ensureRedis(config.redisUrl);
+  const shutdown = onShutdownSignal();
+  const closeTimeoutMs = flags.closeTimeoutMs !== undefined ? Number(flags.closeTimeoutMs) : undefined;
+  const runtime = await startRuntime({ config, logger, closeTimeoutMs });
+  logger.info('worker started', { pid: process.pid, prefix: config.prefix, concurrency: config.concurrency, rateLimit: config.rateLimit });
+  const fatal = await Promise.race([shutdown.requested.then(() => undefined), runtime.fatal, ...(io.stop ? [io.stop.then(() => undefined)] : [])]);
+  await runtime.close();
+  shutdown.dispose();
+  logger.info('worker stopped', { pid: process.pid });
+  logger.close();
+  if (fatal instanceof Error) throw new FatalRunError(fatal.message);
+}

@@ -1,0 +1,239 @@
+/**
+ * Configuration, built in one place: defaults → environment → command-line flags,
+ * validated once, every problem listed together (ConfigError). Units are spelled out.
+ *
+ * Two kinds of settings:
+ *  - process settings (Okta credentials, Redis, rate limit, concurrency, logging): given
+ *    to `run` / `worker` / `resume`, per process;
+ *  - run settings (poll schedule, activation timeout, device fields, retries): given to
+ *    `run` / `enqueue`, stored with the run in Redis and honoured by every worker.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { ConfigError } from './errors.js';
+
+export const SECOND = 1000;
+export const MINUTE = 60 * SECOND;
+
+export interface ProcessConfig {
+  orgUrl: string;
+  /** SSWS API token; held in memory only. */
+  token: string;
+  redisUrl: string;
+  /** Namespace for every Redis key (BullMQ queues and run state). */
+  prefix: string;
+  /** Calls per minute per Okta bucket (factors); an upper bound the limiter starts from. */
+  rateLimit: number;
+  /** Calls per minute for login lookups (the users bucket). */
+  usersRateLimit: number;
+  /** Requests in flight per Okta bucket, across all workers. */
+  maxConcurrent: number;
+  /** Share of the factors budget kept for polls when enrollments also want it. */
+  pollShare: number;
+  /** Jobs processed at once by one worker process (per queue). */
+  concurrency: number;
+  requestTimeoutMs: number;
+  allowInsecureHttp: boolean;
+  logLevel: string;
+  logFile?: string;
+  /** How long Redis may be unreachable before the process gives up (exit 1). */
+  redisReconnectWindowMs: number;
+  /** Rows in flight (fed to the queues, not finished) per run. */
+  maxInFlight: number;
+}
+
+export interface RunSettings {
+  /** First poll this long after enrollment; null: derived from the activation window. */
+  pollInitialMs: number | null;
+  pollFactor: number;
+  pollMaxMs: number | null;
+  /** Used when Okta gives no expiresAt: Okta's 10 minutes plus one. */
+  activationTimeoutMs: number;
+  /** Send deviceType / profile.deviceName as the seed does. */
+  deviceFields: boolean;
+  /** Tries for one enrollment or poll on 5xx / network errors (1 + retries). */
+  attempts: number;
+  /** Base delay of the exponential retry backoff. */
+  retryBaseMs: number;
+}
+
+export const DEFAULT_RUN_SETTINGS: RunSettings = {
+  pollInitialMs: null,
+  pollFactor: 2,
+  pollMaxMs: null,
+  activationTimeoutMs: 11 * MINUTE,
+  deviceFields: true,
+  attempts: 8,
+  retryBaseMs: 1 * SECOND,
+};
+
+export function defaultProcessConfig(): Omit<ProcessConfig, 'orgUrl' | 'token'> {
+  return {
+    redisUrl: 'redis://127.0.0.1:6379',
+    prefix: 'bulk-enroll',
+    rateLimit: 300,
+    usersRateLimit: 300,
+    maxConcurrent: 20,
+    pollShare: 0.3,
+    concurrency: 50,
+    requestTimeoutMs: 15 * SECOND,
+    allowInsecureHttp: false,
+    logLevel: 'info',
+    redisReconnectWindowMs: 60 * SECOND,
+    maxInFlight: 5000,
+  };
+}
+
+/** Flags as commander hands them over (strings unless parsed). */
+export type RawOptions = Record<string, unknown>;
+
+class Problems {
+  readonly list: string[] = [];
+  add(msg: string): void {
+    this.list.push(msg);
+  }
+  int(name: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+    if (value === undefined || value === null || value === '') return undefined;
+    const n = typeof value === 'number' ? value : Number(String(value).trim());
+    if (!Number.isInteger(n) || n < min || n > max) {
+      this.add(`${name}: expected a whole number from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ''}, got \`${String(value)}\``);
+      return undefined;
+    }
+    return n;
+  }
+  num(name: string, value: unknown, min: number, max: number): number | undefined {
+    if (value === undefined || value === null || value === '') return undefined;
+    const n = typeof value === 'number' ? value : Number(String(value).trim());
+    if (!Number.isFinite(n) || n < min || n > max) {
+      this.add(`${name}: expected a number from ${min} to ${max}, got \`${String(value)}\``);
+      return undefined;
+    }
+    return n;
+  }
+  throwIfAny(): void {
+    if (this.list.length) throw new ConfigError(this.list);
+  }
+}
+
+function pick(flags: RawOptions, env: NodeJS.ProcessEnv, flag: string, envName: string): unknown {
+  return flags[flag] ?? (env[envName] === undefined || env[envName] === '' ? undefined : env[envName]);
+}
+
+const LOG_LEVELS = ['error', 'warn', 'info', 'verbose', 'debug'];
+
+export interface LoadOptions {
+  /** Okta credentials are not needed (status, report, enqueue). */
+  needOkta?: boolean;
+  env?: NodeJS.ProcessEnv;
+  /** Warnings (token file readable by others). */
+  warn?: (msg: string) => void;
+}
+
+/** Validate an org URL: absolute http(s) origin, no path beyond "/". */
+export function checkOrgUrl(value: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return `expected an absolute URL like https://example.okta.com, got \`${value}\``;
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return `expected https://…, got \`${value}\``;
+  if (url.pathname !== '/' && url.pathname !== '') return `expected the org origin only (no path), got \`${value}\``;
+  if (url.username || url.password) return 'must not contain credentials';
+  return undefined;
+}
+
+function readTokenFile(path: string, problems: Problems, warn?: (m: string) => void): string | undefined {
+  try {
+    const st = statSync(path);
+    if ((st.mode & 0o077) !== 0 && warn) {
+      warn(`--token-file ${path} is readable by other users (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it`);
+    }
+    const token = readFileSync(path, 'utf8').trim();
+    if (!token) problems.add(`--token-file: ${path} is empty`);
+    return token || undefined;
+  } catch (err) {
+    problems.add(`--token-file: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    return undefined;
+  }
+}
+
+export function loadProcessConfig(flags: RawOptions, opts: LoadOptions = {}): ProcessConfig {
+  const env = opts.env ?? process.env;
+  const d = defaultProcessConfig();
+  const p = new Problems();
+
+  const orgUrlRaw = pick(flags, env, 'orgUrl', 'OKTA_ORG_URL') as string | undefined;
+  let orgUrl = '';
+  let token = '';
+  if (opts.needOkta !== false) {
+    if (!orgUrlRaw) p.add('--org-url / OKTA_ORG_URL: required (your Okta org, e.g. https://example.okta.com)');
+    else {
+      const bad = checkOrgUrl(orgUrlRaw);
+      if (bad) p.add(`--org-url / OKTA_ORG_URL: ${bad}`);
+      else orgUrl = new URL(orgUrlRaw).origin;
+    }
+    const tokenFile = pick(flags, env, 'tokenFile', 'OKTA_API_TOKEN_FILE') as string | undefined;
+    if (tokenFile) token = readTokenFile(tokenFile, p, opts.warn) ?? '';
+    else if (env.OKTA_API_TOKEN) token = env.OKTA_API_TOKEN.trim();
+    else p.add('OKTA_API_TOKEN or --token-file: required (an Okta API token; the token is never written anywhere)');
+    if (token && /\s/.test(token)) p.add('OKTA_API_TOKEN: the token contains white space; paste the token only, without "SSWS"');
+  }
+
+  const redisUrl = (pick(flags, env, 'redis', 'REDIS_URL') as string | undefined) ?? d.redisUrl;
+  if (!/^rediss?:\/\//.test(redisUrl)) p.add(`--redis / REDIS_URL: expected redis://host:port or rediss://…, got \`${redisUrl}\``);
+  const prefix = (pick(flags, env, 'prefix', 'BULK_ENROLL_PREFIX') as string | undefined) ?? d.prefix;
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(prefix)) p.add(`--prefix: expected 1–64 letters, digits, _ . -, got \`${prefix}\``);
+
+  const rateLimit = p.int('--rate-limit', pick(flags, env, 'rateLimit', 'BULK_ENROLL_RATE_LIMIT'), 1) ?? d.rateLimit;
+  const usersRateLimit = p.int('--users-rate-limit', pick(flags, env, 'usersRateLimit', 'BULK_ENROLL_USERS_RATE_LIMIT'), 1) ?? rateLimit;
+  const maxConcurrent = p.int('--max-concurrent', pick(flags, env, 'maxConcurrent', 'BULK_ENROLL_MAX_CONCURRENT'), 1, 75) ?? d.maxConcurrent;
+  const pollShare = p.num('--poll-share', pick(flags, env, 'pollShare', 'BULK_ENROLL_POLL_SHARE'), 0, 0.9) ?? d.pollShare;
+  const concurrency = p.int('--concurrency', pick(flags, env, 'concurrency', 'BULK_ENROLL_CONCURRENCY'), 1, 1000) ?? d.concurrency;
+  const requestTimeoutMs = p.int('--request-timeout-ms', pick(flags, env, 'requestTimeoutMs', 'BULK_ENROLL_REQUEST_TIMEOUT_MS'), 100) ?? d.requestTimeoutMs;
+  const redisReconnectWindowMs =
+    p.int('--redis-reconnect-window-ms', pick(flags, env, 'redisReconnectWindowMs', 'BULK_ENROLL_REDIS_RECONNECT_WINDOW_MS'), 1000) ?? d.redisReconnectWindowMs;
+  const maxInFlight = p.int('--max-in-flight', pick(flags, env, 'maxInFlight', 'BULK_ENROLL_MAX_IN_FLIGHT'), 1) ?? d.maxInFlight;
+  const logLevel = ((pick(flags, env, 'logLevel', 'BULK_ENROLL_LOG_LEVEL') as string | undefined) ?? d.logLevel).toLowerCase();
+  if (!LOG_LEVELS.includes(logLevel)) p.add(`--log-level: expected one of ${LOG_LEVELS.join(', ')}, got \`${logLevel}\``);
+  const logFile = pick(flags, env, 'logFile', 'BULK_ENROLL_LOG_FILE') as string | undefined;
+  const insecure = flags.allowInsecureHttp ?? env.BULK_ENROLL_ALLOW_INSECURE_HTTP;
+  const allowInsecureHttp = insecure === true || insecure === '1' || insecure === 'true';
+
+  p.throwIfAny();
+  return {
+    orgUrl,
+    token,
+    redisUrl,
+    prefix,
+    rateLimit,
+    usersRateLimit,
+    maxConcurrent,
+    pollShare,
+    concurrency,
+    requestTimeoutMs,
+    allowInsecureHttp,
+    logLevel,
+    logFile,
+    redisReconnectWindowMs,
+    maxInFlight,
+  };
+}
+
+export function loadRunSettings(flags: RawOptions, env: NodeJS.ProcessEnv = process.env): RunSettings {
+  const d = DEFAULT_RUN_SETTINGS;
+  const p = new Problems();
+  const pollInitialMs = p.int('--poll-initial-ms', pick(flags, env, 'pollInitialMs', 'BULK_ENROLL_POLL_INITIAL_MS'), 10) ?? d.pollInitialMs;
+  const pollFactor = p.num('--poll-factor', pick(flags, env, 'pollFactor', 'BULK_ENROLL_POLL_FACTOR'), 1, 10) ?? d.pollFactor;
+  const pollMaxMs = p.int('--poll-max-ms', pick(flags, env, 'pollMaxMs', 'BULK_ENROLL_POLL_MAX_MS'), 10) ?? d.pollMaxMs;
+  const activationTimeoutMs =
+    p.int('--activation-timeout-ms', pick(flags, env, 'activationTimeoutMs', 'BULK_ENROLL_ACTIVATION_TIMEOUT_MS'), 100) ?? d.activationTimeoutMs;
+  const attempts = p.int('--attempts', pick(flags, env, 'attempts', 'BULK_ENROLL_ATTEMPTS'), 1, 50) ?? d.attempts;
+  const retryBaseMs = p.int('--retry-base-ms', pick(flags, env, 'retryBaseMs', 'BULK_ENROLL_RETRY_BASE_MS'), 1) ?? d.retryBaseMs;
+  if (pollInitialMs !== null && pollMaxMs !== null && pollMaxMs < pollInitialMs) {
+    p.add(`--poll-max-ms: expected at least --poll-initial-ms (${pollInitialMs}), got ${pollMaxMs}`);
+  }
+  p.throwIfAny();
+  // commander's --no-device-fields sets deviceFields=false
+  const deviceFields = flags.deviceFields !== false;
+  return { pollInitialMs, pollFactor, pollMaxMs, activationTimeoutMs, deviceFields, attempts, retryBaseMs };
+}

@@ -1,0 +1,268 @@
+/**
+ * The engine a process runs: enroll and poll workers, the feeder and the reconciler,
+ * wired to one Redis, one shared rate limiter and the Okta client. `run`, `resume`,
+ * `worker` and `demo` all start this; shutdown happens in close(), in one order:
+ * stop feeding → close workers (active jobs finish or are handed back) → queues →
+ * clients and limiter → Redis.
+ */
+import { DelayedError, Queue, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { ProcessConfig } from '../config.js';
+import type { Logger } from '../logger.js';
+import { registerSecret } from '../logger.js';
+import { createOktaClient } from '../okta/client.js';
+import { sswsAuth } from '../okta/auth-ssws.js';
+import type { OktaClient } from '../okta/types.js';
+import { createSharedLimiter, type SharedLimiter } from '../limiter/index.js';
+import { jobIds, QUEUES } from '../runs/keys.js';
+import { RunStore } from '../runs/store.js';
+import { processEnroll } from '../../jobs/enroll.js';
+import { processPoll } from '../../jobs/poll.js';
+import type { JobContext, JobDeps, RowJobData } from '../../jobs/context.js';
+import { createRedis, watchRedis } from './connection.js';
+import { feedRun } from './feeder.js';
+import { Reconciler } from './reconciler.js';
+import { retryDelay } from './backoff.js';
+
+export interface RuntimeOptions {
+  config: ProcessConfig;
+  logger: Logger;
+  /** Run workers (false: only the store and queues, e.g. for enqueue/status). Default true. */
+  workers?: boolean;
+  feedIntervalMs?: number;
+  reconcileIntervalMs?: number;
+  /** Time allowed for active jobs to finish on close before they are handed back. */
+  closeTimeoutMs?: number;
+}
+
+export interface Runtime {
+  readonly store: RunStore;
+  readonly redis: Redis;
+  readonly enrollQueue: Queue;
+  readonly pollQueue: Queue;
+  readonly limiter?: SharedLimiter;
+  readonly okta?: OktaClient;
+  /** Resolves with the first fatal condition (credentials rejected, Redis gone too long). */
+  readonly fatal: Promise<Error>;
+  /** Feed / reconcile now (tests, and `run` right after enqueueing). */
+  tick(): Promise<void>;
+  reconcileNow(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function queueOptions(config: Pick<ProcessConfig, 'prefix'>, connection: Redis) {
+  return {
+    connection,
+    prefix: config.prefix,
+    defaultJobOptions: {
+      attempts: 8,
+      backoff: { type: 'jitter' },
+      removeOnComplete: true,
+      removeOnFail: { age: 7 * 24 * 3600, count: 50_000 },
+    },
+  };
+}
+
+export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
+  const { config, logger } = opts;
+  const runWorkers = opts.workers !== false;
+  const redis = createRedis(config.redisUrl);
+  const store = new RunStore(redis, config.prefix);
+  const qopts = queueOptions(config, redis);
+  const enrollQueue = new Queue(QUEUES.enroll, qopts);
+  const pollQueue = new Queue(QUEUES.poll, qopts);
+  enrollQueue.on('error', (err) => logger.debug('enroll queue error', { error: err.message }));
+  pollQueue.on('error', (err) => logger.debug('poll queue error', { error: err.message }));
+
+  let resolveFatal!: (e: Error) => void;
+  const fatal = new Promise<Error>((r) => (resolveFatal = r));
+  let fatalSeen = false;
+  const onFatal = (err: Error) => {
+    if (fatalSeen) return;
+    fatalSeen = true;
+    logger.error(err.message);
+    resolveFatal(err);
+  };
+
+  const watchdog = watchRedis(
+    redis,
+    config.redisReconnectWindowMs,
+    (down) => onFatal(new Error(`Redis at ${redactUrl(config.redisUrl)} has been unreachable for ${Math.round(down / 1000)} s; stopping. Run state is kept in Redis: resume once it is back.`)),
+    () => logger.warn('Redis connection lost; reconnecting', { redis: redactUrl(config.redisUrl) }),
+  );
+
+  const reconciler = new Reconciler({ store, enrollQueue, pollQueue, logger });
+  let limiter: SharedLimiter | undefined;
+  let okta: OktaClient | undefined;
+  let oktaPoll: OktaClient | undefined;
+  const workers: Worker[] = [];
+
+  if (runWorkers) {
+    registerSecret(config.token);
+    limiter = await createSharedLimiter({
+      redisUrl: config.redisUrl,
+      prefix: config.prefix,
+      buckets: {
+        factors: { ratePerMinute: config.rateLimit, maxConcurrent: config.maxConcurrent },
+        users: { ratePerMinute: config.usersRateLimit, maxConcurrent: config.maxConcurrent },
+        groups: { ratePerMinute: config.usersRateLimit, maxConcurrent: config.maxConcurrent },
+      },
+      pollShare: config.pollShare,
+      logger,
+    });
+    const auth = sswsAuth(config.token);
+    const common = {
+      orgUrl: config.orgUrl,
+      auth,
+      timeoutMs: config.requestTimeoutMs,
+      allowInsecureHttp: config.allowInsecureHttp,
+      warn: (message: string, meta?: Record<string, unknown>) => logger.warn(message, meta),
+    };
+    okta = createOktaClient({ ...common, gate: limiter.lane('enroll') });
+    oktaPoll = createOktaClient({ ...common, gate: limiter.lane('poll') });
+
+    const deps: JobDeps = {
+      store,
+      okta,
+      oktaPoll,
+      logger,
+      now: () => Date.now(),
+      onFatal,
+      schedulePoll: async (runId, row, at) => {
+        const meta = await store.getMeta(runId, 10_000);
+        await pollQueue.add('poll', { runId, row }, { jobId: jobIds.poll(runId, row), delay: Math.max(0, at - Date.now()), attempts: meta?.settings.attempts ?? 8 });
+      },
+      requeueEnroll: async (runId, row) => {
+        await enrollQueue.add('enroll', { runId, row }, { jobId: jobIds.enroll(runId, row) });
+      },
+    };
+
+    const backoffStrategy = async (attemptsMade: number, _type?: string, _err?: Error, job?: { data?: RowJobData }) => {
+      const meta = job?.data?.runId ? await store.getMeta(job.data.runId, 30_000) : undefined;
+      return retryDelay(attemptsMade, meta?.settings.retryBaseMs ?? 1000);
+    };
+
+    const makeWorker = (name: string, handler: (d: RowJobData, ctx: JobContext, deps: JobDeps) => Promise<void>) => {
+      const worker = new Worker<RowJobData>(
+        name,
+        async (job: Job<RowJobData>, token?: string) => {
+          const ctx: JobContext = {
+            attemptsMade: job.attemptsMade,
+            maxAttempts: job.opts.attempts ?? 1,
+            delayUntil: async (at: number) => {
+              await job.moveToDelayed(Math.max(Date.now() + 1, Math.round(at)), token);
+              throw new DelayedError();
+            },
+          };
+          await handler(job.data, ctx, deps);
+        },
+        {
+          connection: redis,
+          prefix: config.prefix,
+          concurrency: config.concurrency,
+          removeOnComplete: { count: 0 },
+          removeOnFail: { age: 7 * 24 * 3600, count: 50_000 },
+          maxStalledCount: 2,
+          stalledInterval: 15_000,
+          lockDuration: 30_000,
+          settings: { backoffStrategy },
+        },
+      );
+      worker.on('error', (err) => logger.debug(`${name} worker error`, { error: err.message }));
+      worker.on('failed', (job, err) => {
+        if (!job?.data?.runId || err instanceof DelayedError) return;
+        void (async () => {
+          const state = await job.getState().catch(() => 'unknown');
+          if (state !== 'failed') return; // it will be retried
+          const [e, p] = await Promise.all([
+            enrollQueue.getJobState(jobIds.enroll(job.data.runId, job.data.row)),
+            pollQueue.getJobState(jobIds.poll(job.data.runId, job.data.row)),
+          ]);
+          await reconciler.settleOrphan(job.data.runId, job.data.row, e, p);
+        })().catch((e2) => logger.debug('failed-job settlement deferred to the reconciler', { error: (e2 as Error).message }));
+      });
+      workers.push(worker);
+      return worker;
+    };
+    makeWorker(QUEUES.enroll, processEnroll);
+    makeWorker(QUEUES.poll, processPoll);
+  }
+
+  // Feeder and reconciler loops (only in processes that run workers).
+  let stopping = false;
+  let feeding: Promise<void> | undefined;
+  const tick = async () => {
+    if (stopping) return;
+    const runs = await store.activeRuns();
+    for (const runId of runs) {
+      await feedRun(store, enrollQueue, runId, config.maxInFlight);
+    }
+  };
+  const reconcileNow = async () => {
+    const got = await redis.set(store.global.reconcileLock, String(process.pid), 'PX', Math.max(1000, (opts.reconcileIntervalMs ?? 10_000) - 500), 'NX');
+    if (got !== 'OK') return;
+    for (const runId of await store.activeRuns()) await reconciler.reconcileRun(runId);
+  };
+  const timers: NodeJS.Timeout[] = [];
+  if (runWorkers) {
+    timers.push(
+      setInterval(() => {
+        if (feeding || stopping) return;
+        feeding = tick()
+          .catch((err: unknown) => {
+            logger.debug('feeder pass failed', { error: (err as Error).message });
+          })
+          .finally(() => {
+            feeding = undefined;
+          });
+      }, opts.feedIntervalMs ?? 200),
+    );
+    let reconciling = false;
+    timers.push(
+      setInterval(() => {
+        if (reconciling || stopping) return;
+        reconciling = true;
+        reconcileNow()
+          .catch((err: unknown) => {
+            logger.debug('reconcile pass failed', { error: (err as Error).message });
+          })
+          .finally(() => {
+            reconciling = false;
+          });
+      }, opts.reconcileIntervalMs ?? 10_000),
+    );
+  }
+
+  const close = async () => {
+    if (stopping) return;
+    stopping = true;
+    for (const t of timers) clearInterval(t);
+    watchdog.stop();
+    await feeding;
+    const timeout = opts.closeTimeoutMs ?? 30_000;
+    await Promise.race([
+      Promise.all(workers.map((w) => w.close())),
+      new Promise<void>((r) => setTimeout(r, timeout).unref()),
+    ]);
+    await Promise.all(workers.map((w) => w.close(true).catch(() => undefined)));
+    await Promise.all([enrollQueue.close().catch(() => undefined), pollQueue.close().catch(() => undefined)]);
+    await okta?.close().catch(() => undefined);
+    await oktaPoll?.close().catch(() => undefined);
+    await limiter?.close().catch(() => undefined);
+    redis.disconnect();
+  };
+
+  return { store, redis, enrollQueue, pollQueue, limiter, okta, fatal, tick, reconcileNow, close };
+}
+
+/** redis://user:pass@host → redis://host (for messages). */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    return u.toString().replace(/\/$/, '');
+  } catch {
+    return 'redis';
+  }
+}

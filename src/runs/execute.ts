@@ -1,0 +1,128 @@
+/**
+ * Running a stored run to the end in this process: start the runtime (workers,
+ * feeder, reconciler), show progress, wait until every row has an outcome (or a
+ * stop is requested, or something fatal happens), write the report, print the
+ * summary. Shared by `run`, `resume` and `demo`.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { ProcessConfig } from '../config.js';
+import { writeReport } from '../csv/report.js';
+import { EXIT, ExitError, FatalRunError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { startRuntime, type Runtime } from '../queue/runtime.js';
+import { createProgress } from '../progress.js';
+import { reportRows } from './report-rows.js';
+import type { RunStore } from './store.js';
+
+export interface ExecuteOptions {
+  config: ProcessConfig;
+  logger: Logger;
+  runId: string;
+  reportPath: string;
+  strict?: boolean;
+  /** Resolves when the operator asks to stop (Ctrl-C). */
+  stopRequested?: Promise<unknown>;
+  out?: NodeJS.WritableStream;
+  /** Force progress style (tests). */
+  tty?: boolean;
+  /** Started already (the demo / tests pass one in). */
+  runtime?: Runtime;
+}
+
+export interface RunSummary {
+  runId: string;
+  total: number;
+  activated: number;
+  expired: number;
+  failed: number;
+  pending: number;
+  durationMs: number;
+  reportPath: string;
+  reportSha256: string;
+}
+
+export async function writeRunReport(store: RunStore, runId: string, file: string): Promise<{ rows: number; sha256: string }> {
+  mkdirSync(dirname(resolve(file)), { recursive: true });
+  return writeReport(file, reportRows(store, runId));
+}
+
+export function formatSummary(s: RunSummary): string {
+  const secs = (s.durationMs / 1000).toFixed(1);
+  const lines = [
+    `Run ${s.runId}: ${s.total} rows in ${secs} s`,
+    `  activated ${s.activated}`,
+    `  expired   ${s.expired}`,
+    `  failed    ${s.failed}`,
+  ];
+  if (s.pending) lines.push(`  pending   ${s.pending}`);
+  lines.push(`Report: ${s.reportPath}`);
+  return lines.join('\n');
+}
+
+export async function executeRun(opts: ExecuteOptions): Promise<RunSummary> {
+  const { config, logger, runId } = opts;
+  const out = opts.out ?? process.stdout;
+  const started = Date.now();
+  const runtime = opts.runtime ?? (await startRuntime({ config, logger }));
+  const { store } = runtime;
+  const progress = createProgress({ tty: opts.tty, label: `run ${runId}` });
+  let outcome: 'finished' | 'stopped' | 'fatal' = 'finished';
+  let fatalError: Error | undefined;
+  try {
+    const meta = await store.getMeta(runId);
+    if (!meta) throw new ExitError(EXIT.USAGE, `No run ${runId} in Redis (prefix ${config.prefix}). \`bulk-enroll status\` lists runs.`);
+    await runtime.tick();
+    let stop = false;
+    opts.stopRequested?.then(() => (stop = true));
+    runtime.fatal.then((e) => {
+      fatalError = e;
+    });
+    for (;;) {
+      const [m, c] = await Promise.all([store.getMeta(runId), store.counts(runId)]);
+      progress.update({ done: c.done, total: m?.total, activated: c.activated, expired: c.expired, failed: c.failed });
+      if (m?.state === 'finished') break;
+      if (fatalError) {
+        outcome = 'fatal';
+        break;
+      }
+      if (stop) {
+        outcome = 'stopped';
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  } finally {
+    progress.stop();
+    if (!opts.runtime) await runtime.close();
+  }
+  const counts = await store.outcomeCountsAsRecord(runId).catch(() => undefined);
+  let reportSha = '';
+  try {
+    reportSha = (await writeRunReport(store, runId, opts.reportPath)).sha256;
+  } catch (err) {
+    logger.error(`could not write the report ${opts.reportPath}: ${(err as Error).message}`);
+  }
+  const summary: RunSummary = {
+    runId,
+    total: counts?.total ?? 0,
+    activated: counts?.activated ?? 0,
+    expired: counts?.expired ?? 0,
+    failed: counts?.failed ?? 0,
+    pending: counts?.pending ?? 0,
+    durationMs: Date.now() - started,
+    reportPath: opts.reportPath,
+    reportSha256: reportSha,
+  };
+  if (outcome === 'fatal') {
+    throw new FatalRunError(fatalError!.message, `Partial report: ${opts.reportPath}. Continue with: bulk-enroll resume ${runId}`);
+  }
+  out.write(`${formatSummary(summary)}\n`);
+  if (outcome === 'stopped') {
+    throw new ExitError(130, `Stopped. ${summary.pending} rows still pending; continue with: bulk-enroll resume ${runId} --report ${opts.reportPath}`);
+  }
+  if (opts.strict && (summary.expired > 0 || summary.failed > 0)) {
+    throw new ExitError(EXIT.STRICT, `--strict: ${summary.expired + summary.failed} rows did not end activated`);
+  }
+  return summary;
+}

@@ -1,0 +1,46 @@
+/**
+ * Redis key names for runs, and BullMQ job ids. Everything lives under the
+ * configured prefix, so a test (or a second deployment) on its own prefix never
+ * sees another's data. Job ids contain no ':' (BullMQ reserves it).
+ */
+export const QUEUES = { enroll: 'enroll', poll: 'poll', control: 'control' } as const;
+
+export function runKeys(prefix: string, runId: string) {
+  const base = `${prefix}:be:run:${runId}`;
+  return {
+    meta: base,
+    input: `${base}:in`,
+    progress: `${base}:st`,
+    outcomes: `${base}:out`,
+    counts: `${base}:counts`,
+    inflight: `${base}:inflight`,
+    claims: `${base}:claims`,
+    pending: `${base}:pending`,
+    feederLock: `${base}:feeder`,
+  };
+}
+export type RunKeys = ReturnType<typeof runKeys>;
+
+export function globalKeys(prefix: string) {
+  return {
+    runs: `${prefix}:be:runs`,
+    active: `${prefix}:be:runs:active`,
+    reconcileLock: `${prefix}:be:reconcile-lock`,
+  };
+}
+
+export const jobIds = {
+  enroll: (runId: string, row: number) => `e-${runId}-${row}`,
+  poll: (runId: string, row: number) => `p-${runId}-${row}`,
+};
+
+/** Run ids: sortable by time, readable, no ':' (they go into job ids). */
+export function newRunId(now = new Date()): string {
+  const t = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  const rand = Math.random().toString(36).slice(2, 6);
+  return `${t}-${rand}`;
+}
+
+export function isValidRunId(id: string): boolean {
+  return /^[A-Za-z0-9_.-]{1,80}$/.test(id);
+}
