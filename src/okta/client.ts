@@ -269,12 +269,14 @@ export class HttpOktaClient implements OktaClient {
       const res = await this.pool.request({ method, path: target.path, headers, body, signal: controller.signal });
       const status = res.statusCode;
       const rateLimit = parseRateLimit(res.headers);
-      if (rateLimit) this.gate?.observe?.(bucket, rateLimit, status);
-      if (status === 204 || status === 304) {
-        await res.body.dump();
-        return { status, headers: res.headers, json: undefined, rateLimit, method, target };
+      let text = '';
+      try {
+        // Always consume or discard the body, so the connection goes back to the pool.
+        if (status === 204 || status === 304) await res.body.dump();
+        else text = await res.body.text();
+      } finally {
+        if (rateLimit) this.gate?.observe?.(bucket, rateLimit, status);
       }
-      const text = await res.body.text();
       if (text === '') return { status, headers: res.headers, json: undefined, rateLimit, method, target };
       try {
         return { status, headers: res.headers, json: JSON.parse(text), rateLimit, method, target };
