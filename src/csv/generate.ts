@@ -80,7 +80,8 @@ export function userAt(index: number, seed = 1): SimUser {
   const rnd = prng((seed * 0x9e3779b1 + index) >>> 0);
   let noise = '';
   for (let k = 0; k < 11; k++) noise += B62[Math.floor(rnd() * 62)]!;
-  const id = `00u${noise}${base62(index, 6)}`;
+  // 62^6 ids per seed; the multiplier is coprime to 62^6, so distinct indexes give distinct ids.
+  const id = `00u${noise}${base62((index * 1_000_003 + 9_876_543_210) % 56_800_235_584, 6)}`;
   const combos = FIRST.length * LAST.length;
   const c = (index * 617) % combos;
   const round = Math.floor(index / combos);

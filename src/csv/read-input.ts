@@ -170,12 +170,13 @@ function buildHeader(file: string, record: string[], line: number, opts: ReadInp
   return { names, canonical, match: (opts.match ?? []).map(resolve), skip: (opts.skip ?? []).map(resolve) };
 }
 
-function csvError(file: string, err: CsvError, header: Header | undefined, lastEnd: number, maxLineBytes: number): InputFileError {
+function csvError(file: string, err: CsvError, headerNames: string[] | undefined, lastEnd: number, maxLineBytes: number): InputFileError {
   const at = err as CsvError & { lines?: number; column?: number | string };
   const line = typeof at.lines === 'number' ? at.lines : undefined;
   const columnName = (): string => {
     const c = at.column;
-    if (typeof c === 'number' && header) return ` (column ${c + 1}, ${showValue(header.names[c] ?? '')})`;
+    const name = typeof c === 'number' ? headerNames?.[c]?.trim() : undefined;
+    if (typeof c === 'number' && name) return ` (column ${c + 1}, ${showValue(name)})`;
     if (typeof c === 'number') return ` (column ${c + 1})`;
     return '';
   };
@@ -218,6 +219,7 @@ async function* readRows(
   await checkFile(file);
 
   let lastEnd = 0; // line on which the last complete record ended
+  let headerNames: string[] | undefined; // as soon as the parser has it (errors can overtake the records)
   const source = createReadStream(file, { highWaterMark: 64 * 1024 });
   const guard = new ByteGuard(file);
   const options: Options<ParsedRecord, string[]> = {
@@ -229,6 +231,7 @@ async function* readRows(
     max_record_size: maxLineBytes,
     on_record: (record: string[], ctx): ParsedRecord => {
       lastEnd = ctx.lines;
+      headerNames ??= record;
       return { record, line: ctx.lines };
     },
   };
@@ -280,7 +283,7 @@ async function* readRows(
       if (maxRows !== undefined && yielded >= maxRows) return;
     }
   } catch (err) {
-    if (err instanceof CsvError) throw csvError(file, err, header, lastEnd, maxLineBytes);
+    if (err instanceof CsvError) throw csvError(file, err, headerNames, lastEnd, maxLineBytes);
     throw fsError(file, err);
   } finally {
     parser.destroy();
