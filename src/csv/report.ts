@@ -6,7 +6,7 @@
  * directory, fsynced and renamed over the target, so a crash never leaves half a
  * report and readers never see one. Every cell is neutralised against CSV injection
  * (OWASP): a cell a spreadsheet would run as a formula gets a leading single quote,
- * which readReport takes off again.
+ * which readReport takes off again. NUL characters are written as U+FFFD.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -111,9 +111,11 @@ export async function writeCsv(
   return { rows: count, sha256: hash.digest('hex') };
 }
 
+/** A cell's text; NUL (which makes many tools, and readReport, take the file for binary) becomes U+FFFD. */
 function cellText(v: string | number | undefined | null): string {
   if (v === undefined || v === null) return '';
-  return typeof v === 'string' ? v : String(v);
+  const s = typeof v === 'string' ? v : String(v);
+  return s.includes('\u0000') ? s.replace(/\u0000/g, '\ufffd') : s;
 }
 
 /** Make the rename durable (best effort: not every platform can fsync a directory). */
