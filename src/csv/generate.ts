@@ -6,7 +6,8 @@
  * The directory has the columns the simulator's --users-csv takes:
  *   id,login,activation,group
  * activation: `never`, a delay in ms after which the user scans, or
- * `after-delivery:<ms>`; several separated by `;`. group: group ids separated by `;`.
+ * `after-delivery:<ms>`; several separated by `;` (one per activation attempt, the last
+ * repeating). The generator writes `never` or a delay. group: group ids separated by `;`.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -216,7 +217,7 @@ export async function generateUsersCsv(file: string, n: number, opts: GenerateOp
 
       if ((kind === 'scans' || kind === 'never') && directory) {
         const delay = Math.round(minDelay + rnd() * (maxDelay - minDelay));
-        const activation = kind === 'never' ? 'never' : isSms ? `after-delivery:${Math.min(delay, 1500)}` : String(delay);
+        const activation = kind === 'never' ? 'never' : String(delay);
         const group = groups.length ? groups[Math.floor(rnd() * groups.length)]! : '';
         await put(directory, line([u.id, u.login, activation, group]));
         directoryUsers++;

@@ -102,7 +102,8 @@ async function checkFile(file: string): Promise<number> {
   try {
     const st = await stat(file);
     if (st.isDirectory()) throw new InputFileError(file, 'is a directory, expected a CSV file');
-    if (!st.isFile() && !st.isFIFO()) throw new InputFileError(file, 'is not a regular file, expected a CSV file');
+    // A pipe cannot be read twice (the first pass and the run each read the file).
+    if (!st.isFile()) throw new InputFileError(file, 'is not a regular file (a pipe or a device?); save the CSV to a file first');
     size = st.size;
   } catch (err) {
     throw fsError(file, err);
