@@ -10,11 +10,11 @@ import { csvFile, eventually, sim, sleep } from './helpers.js';
 
 describe('activation lifecycle', () => {
   test('each attempt follows the next activation entry; the last one repeats', async () => {
-    const file = csvFile('id,login,activation\n00uRETRY000000000001,retry@example.com,never;100\n');
-    const s = await sim({ usersCsv: file, activationTtlMs: 150 });
+    const file = csvFile('id,login,activation\n00uRETRY000000000001,retry@example.com,never;300\n');
+    const s = await sim({ usersCsv: file, activationTtlMs: 450 });
     const base = '/api/v1/users/00uRETRY000000000001/factors';
     const enroll = await s.call('POST', base, { factorType: 'push', provider: 'OKTA' });
-    await sleep(200);
+    await sleep(500);
     const timeout = await s.follow('POST', enroll.body._links.poll.href);
     expect(timeout.body.factorResult).toBe('TIMEOUT');
     const restart = await s.follow('POST', timeout.body._links.activate.href);
@@ -28,7 +28,7 @@ describe('activation lifecycle', () => {
     const active = await eventually(async () => {
       const r = await s.follow('POST', restart.body._links.poll.href);
       return r.body.status === 'ACTIVE' ? r : undefined;
-    }, 1000);
+    }, 2000);
     expect(active.body.id).toBe(enroll.body.id);
     expect(s.sim.activateCalls().map((c) => [c.attempt, c.result])).toEqual([[2, 'restarted']]);
     expect(s.sim.factors()[0]!.attempts).toBe(2);
@@ -87,7 +87,7 @@ describe('activation lifecycle', () => {
 
 describe('activation links sent by email / SMS', () => {
   test('send links record deliveries; an after-delivery user scans after the delivery, not before', async () => {
-    const file = csvFile('id,login,activation,phone\n00uMAIL0000000000001,mail@example.com,after-delivery:100,+15550000001\n00uNOSEND00000000001,nosend@example.com,after-delivery:10,\n');
+    const file = csvFile('id,login,activation,phone\n00uMAIL0000000000001,mail@example.com,after-delivery:300,+15550000001\n00uNOSEND00000000001,nosend@example.com,after-delivery:10,\n');
     const s = await sim({ usersCsv: file });
     const a = await s.call('POST', '/api/v1/users/00uMAIL0000000000001/factors', { factorType: 'push', provider: 'OKTA' });
     const b = await s.call('POST', '/api/v1/users/00uNOSEND00000000001/factors', { factorType: 'push', provider: 'OKTA' });
@@ -102,10 +102,10 @@ describe('activation links sent by email / SMS', () => {
     expect(deliveries).toHaveLength(1);
     expect(deliveries[0]).toMatchObject({ userId: '00uMAIL0000000000001', factorId: a.body.id, channel: 'email', to: 'mail@example.com' });
     expect((await s.follow('POST', a.body._links.poll.href)).body.factorResult).toBe('WAITING');
-    await sleep(130);
+    await sleep(350);
     expect((await s.follow('POST', a.body._links.poll.href)).body.status).toBe('ACTIVE');
     const activated = Date.parse(s.sim.events()[0]!.published);
-    expect(activated - deliveries[0].atMs).toBe(100);
+    expect(activated - deliveries[0].atMs).toBe(300);
     // without a delivery the other user never scans
     expect((await s.follow('POST', b.body._links.poll.href)).body.factorResult).toBe('WAITING');
   });

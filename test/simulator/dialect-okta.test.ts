@@ -52,7 +52,7 @@ describe('okta dialect: factor shapes', () => {
   });
 
   test('poll: WAITING (UserFactorActivatePush), then the ACTIVE factor as ActivateFactorPushResponse', async () => {
-    const users = csvFile('id,login,activation\n00uSCAN0000000000001,scan@example.com,250\n');
+    const users = csvFile('id,login,activation\n00uSCAN0000000000001,scan@example.com,400\n');
     const s = await sim({ usersCsv: users });
     const enroll = await s.call('POST', '/api/v1/users/00uSCAN0000000000001/factors', { factorType: 'push', provider: 'OKTA' });
     const waiting = await s.follow('POST', enroll.body._links.poll.href);
@@ -64,7 +64,7 @@ describe('okta dialect: factor shapes', () => {
     const got = await s.call('GET', `/api/v1/users/00uSCAN0000000000001/factors/${enroll.body.id}`);
     expect(got.body.status).toBe('PENDING_ACTIVATION');
     expect(got.body._embedded).toBeUndefined(); // activation material only where the spec shows it
-    await sleep(320);
+    await sleep(470);
     const active = await s.follow('POST', enroll.body._links.poll.href);
     expect(active.body.status).toBe('ACTIVE');
     expect(shape(active.body)).toEqual(shape(specExample('ActivateFactorPushResponse')));
