@@ -82,7 +82,9 @@ export async function writeCsv(
   try {
     await handle.chmod(0o600);
     const write = async (records: string[][]): Promise<void> => {
-      const text = stringify(records, { record_delimiter: 'unix' });
+      // csv-stringify quotes only the configured line ending (LF); a lone CR must be quoted too,
+      // or a cell ending in CR would read back as a CRLF line ending.
+      const text = stringify(records, { record_delimiter: 'unix', quoted_match: /\r/ });
       const buf = Buffer.from(text, 'utf8');
       hash.update(buf);
       await handle.write(buf);

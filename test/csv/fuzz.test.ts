@@ -120,7 +120,8 @@ describe('fuzz: readInput / inspectInput', () => {
           }),
         ),
         async ({ cols, spelled, records, crlf, bom }) => {
-          const text = stringify([spelled, ...records], { record_delimiter: crlf ? 'windows' : 'unix', quoted_match: /^\s|\s$/ });
+          const text = stringify([spelled, ...records], { record_delimiter: crlf ? 'windows' : 'unix', quoted_match: /^\s|\s$|[\r\n]/ });
+          // (csv-stringify quotes only the configured line ending; the reader takes CRLF and LF, so any line break is quoted)
           const rows = await readAll((bom ? '\uFEFF' : '') + text);
           const keep = records.filter((r) => r.some((c) => c.trim() !== ''));
           if (rows instanceof InputFileError) {

@@ -102,7 +102,7 @@ describe('writeReport / readReport', () => {
 
   it('round-trips arbitrary cell values', async () => {
     const file = join(tmp, 'r-prop.csv');
-    const cell = fc.oneof(fc.string(), fc.constantFrom(...FORMULAS), fc.string({ unit: 'binary' }));
+    const cell = fc.oneof(fc.string(), fc.constantFrom(...FORMULAS, 'a\r', '\r', 'x\r\n', '\n', '"', ','), fc.string({ unit: 'binary' }));
     await fc.assert(
       fc.asyncProperty(fc.array(fc.record(Object.fromEntries(REPORT_COLUMNS.map((c) => [c, cell])) as Record<keyof ReportRow, fc.Arbitrary<string>>), { maxLength: 8 }), async (rows) => {
         await writeReport(file, rows as ReportRow[]);
@@ -111,6 +111,13 @@ describe('writeReport / readReport', () => {
       }),
       { numRuns: 60 },
     );
+  });
+
+  it('keeps carriage returns and line breaks inside cells', async () => {
+    const file = join(tmp, 'r-cr.csv');
+    const rows = [reportRow(1, { deviceName: 'a\r', note: 'x\ry', errorSummary: 'b\n', delivery: '\r' })];
+    await writeReport(file, rows);
+    expect(await readAll(file)).toEqual(rows);
   });
 
   it('creates the file owner-only, also when replacing a world-readable one', async () => {
