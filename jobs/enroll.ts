@@ -89,8 +89,9 @@ async function enrollRow(data: RowJobData, input: InputRow, p: Progress, setting
     return;
   }
 
-  // 4. An earlier try may have reached Okta: look before enrolling again.
-  if (p.s === 'enrolling') {
+  // 4. An earlier try may have reached Okta (the row says so, the job was retried or handed
+  //    back, or Redis has just come back and may have lost that mark): look first.
+  if (p.s === 'enrolling' || (p.rq ?? 0) > 0 || ctx.attemptsMade > 0 || (await store.isRecovering())) {
     if (await adoptExisting(data, input, p, settings, deps, 'adopted after an interrupted try')) return;
   }
 

@@ -39,6 +39,12 @@ export interface ProcessConfig {
   redisReconnectWindowMs: number;
   /** Rows in flight (fed to the queues, not finished) per run. */
   maxInFlight: number;
+  /** BullMQ job lock: a job whose worker died is taken over after about this long. */
+  lockDurationMs: number;
+  /** How often workers look for stalled jobs. */
+  stalledIntervalMs: number;
+  /** How often the reconciler looks for rows with neither an outcome nor a live job. */
+  reconcileIntervalMs: number;
 }
 
 export interface RunSettings {
@@ -80,6 +86,9 @@ export function defaultProcessConfig(): Omit<ProcessConfig, 'orgUrl' | 'token'> 
     logLevel: 'info',
     redisReconnectWindowMs: 60 * SECOND,
     maxInFlight: 5000,
+    lockDurationMs: 30 * SECOND,
+    stalledIntervalMs: 15 * SECOND,
+    reconcileIntervalMs: 10 * SECOND,
   };
 }
 
@@ -193,6 +202,9 @@ export function loadProcessConfig(flags: RawOptions, opts: LoadOptions = {}): Pr
   const redisReconnectWindowMs =
     p.int('--redis-reconnect-window-ms', pick(flags, env, 'redisReconnectWindowMs', 'BULK_ENROLL_REDIS_RECONNECT_WINDOW_MS'), 1000) ?? d.redisReconnectWindowMs;
   const maxInFlight = p.int('--max-in-flight', pick(flags, env, 'maxInFlight', 'BULK_ENROLL_MAX_IN_FLIGHT'), 1) ?? d.maxInFlight;
+  const lockDurationMs = p.int('--lock-duration-ms', pick(flags, env, 'lockDurationMs', 'BULK_ENROLL_LOCK_DURATION_MS'), 500) ?? d.lockDurationMs;
+  const stalledIntervalMs = p.int('--stalled-interval-ms', pick(flags, env, 'stalledIntervalMs', 'BULK_ENROLL_STALLED_INTERVAL_MS'), 250) ?? d.stalledIntervalMs;
+  const reconcileIntervalMs = p.int('--reconcile-interval-ms', pick(flags, env, 'reconcileIntervalMs', 'BULK_ENROLL_RECONCILE_INTERVAL_MS'), 250) ?? d.reconcileIntervalMs;
   const logLevel = ((pick(flags, env, 'logLevel', 'BULK_ENROLL_LOG_LEVEL') as string | undefined) ?? d.logLevel).toLowerCase();
   if (!LOG_LEVELS.includes(logLevel)) p.add(`--log-level: expected one of ${LOG_LEVELS.join(', ')}, got \`${logLevel}\``);
   const logFile = pick(flags, env, 'logFile', 'BULK_ENROLL_LOG_FILE') as string | undefined;
@@ -216,6 +228,9 @@ export function loadProcessConfig(flags: RawOptions, opts: LoadOptions = {}): Pr
     logFile,
     redisReconnectWindowMs,
     maxInFlight,
+    lockDurationMs,
+    stalledIntervalMs,
+    reconcileIntervalMs,
   };
 }
 

@@ -30,6 +30,9 @@ export function addProcessOptions(cmd: Command): Command {
     .option('--concurrency <n>', 'jobs processed at once per queue by this process (default 50)')
     .option('--max-in-flight <n>', 'rows in flight per run (default 5000)')
     .option('--redis-reconnect-window-ms <ms>', 'give up after Redis is unreachable this long (default 60000)')
+    .option('--lock-duration-ms <ms>', 'a job whose worker died is taken over after about this long (default 30000)')
+    .option('--stalled-interval-ms <ms>', 'how often workers look for stalled jobs (default 15000)')
+    .option('--reconcile-interval-ms <ms>', 'how often rows without an outcome or a live job are looked for (default 10000)')
     .option('--log-level <level>', 'error | warn | info | verbose | debug (default info)')
     .option('--log-file <path>', 'also write JSON log lines to this file');
 }

@@ -91,6 +91,18 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     () => logger.warn('Redis connection lost; reconnecting', { redis: redactUrl(config.redisUrl) }),
   );
 
+  // After Redis comes back, its last second of writes may be gone (AOF everysec): for a
+  // while every enroll looks at the user's factors first instead of trusting row state.
+  let wasDown = false;
+  redis.on('close', () => {
+    wasDown = true;
+  });
+  redis.on('ready', () => {
+    if (!wasDown) return;
+    wasDown = false;
+    void store.markRecovering(2 * config.lockDurationMs + config.reconcileIntervalMs).catch(() => undefined);
+  });
+
   const reconciler = new Reconciler({ store, enrollQueue, pollQueue, logger });
   let limiter: SharedLimiter | undefined;
   let okta: OktaClient | undefined;
@@ -163,8 +175,8 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
           removeOnComplete: { count: 0 },
           removeOnFail: { age: 7 * 24 * 3600, count: 50_000 },
           maxStalledCount: 2,
-          stalledInterval: 15_000,
-          lockDuration: 30_000,
+          stalledInterval: config.stalledIntervalMs,
+          lockDuration: config.lockDurationMs,
           settings: { backoffStrategy },
         },
       );
@@ -199,7 +211,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     }
   };
   const reconcileNow = async () => {
-    const got = await redis.set(store.global.reconcileLock, String(process.pid), 'PX', Math.max(1000, (opts.reconcileIntervalMs ?? 10_000) - 500), 'NX');
+    const got = await redis.set(store.global.reconcileLock, String(process.pid), 'PX', Math.max(1000, (opts.reconcileIntervalMs ?? config.reconcileIntervalMs) - 500), 'NX');
     if (got !== 'OK') return;
     for (const runId of await store.activeRuns()) await reconciler.reconcileRun(runId);
   };
@@ -229,7 +241,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
           .finally(() => {
             reconciling = false;
           });
-      }, opts.reconcileIntervalMs ?? 10_000),
+      }, opts.reconcileIntervalMs ?? config.reconcileIntervalMs),
     );
   }
 

@@ -26,6 +26,7 @@ export function globalKeys(prefix: string) {
     runs: `${prefix}:be:runs`,
     active: `${prefix}:be:runs:active`,
     reconcileLock: `${prefix}:be:reconcile-lock`,
+    recovering: `${prefix}:be:recovering`,
   };
 }
 

@@ -178,6 +178,21 @@ export class RunStore {
     return meta;
   }
 
+  /** After a Redis outage: enrollments look before they enroll for `ms`. */
+  async markRecovering(ms: number): Promise<void> {
+    await this.redis.set(this.global.recovering, String(Date.now()), 'PX', ms);
+    this.recoveringCache = { value: true, at: Date.now() };
+  }
+
+  private recoveringCache = { value: false, at: 0 };
+
+  async isRecovering(): Promise<boolean> {
+    if (Date.now() - this.recoveringCache.at < 1000) return this.recoveringCache.value;
+    const v = (await this.redis.exists(this.global.recovering)) === 1;
+    this.recoveringCache = { value: v, at: Date.now() };
+    return v;
+  }
+
   async setTotal(runId: string, total: number): Promise<void> {
     await this.redis.hset(this.keys(runId).meta, 'total', String(total));
   }
