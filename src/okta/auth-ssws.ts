@@ -15,6 +15,7 @@ export function sswsAuth(token: string): AuthProvider {
   const headers: Readonly<Record<string, string>> = Object.freeze({ authorization: `SSWS ${trimmed}` });
   const resolved = Promise.resolve(headers as Record<string, string>);
   return {
+    kind: 'ssws',
     headers: () => resolved,
     secrets: () => [trimmed],
   };

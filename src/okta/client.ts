@@ -18,6 +18,7 @@ import { nextLink } from './pagination.js';
 import { cleanString, factorIdFromPath, parseFactor } from './parse-factor.js';
 import { classifyRateLimit, parseRateLimit } from './rate-limit-headers.js';
 import { USER_AGENT } from './user-agent.js';
+import { mainChallenge } from './www-authenticate.js';
 import type {
   AuthProvider,
   Bucket,
@@ -33,6 +34,7 @@ import type {
   RateLimitInfo,
   RequestGate,
   SafeLink,
+  UnauthorizedInfo,
 } from './types.js';
 
 export const DEFAULT_TIMEOUT_MS = 15_000;
@@ -50,6 +52,8 @@ interface Answer {
   rateLimit: RateLimitInfo | undefined;
   method: HttpMethod;
   target: RequestTarget;
+  /** The Authorization header this request carried (handed back to the auth provider on a 401; never logged). */
+  authorization?: string;
 }
 
 const BASE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
@@ -239,6 +243,7 @@ export class HttpOktaClient implements OktaClient {
     const target = this.policy.requestTarget(href);
     const bucket = bucketForPath(target.path);
     let refreshed = false;
+    let nonceRetried = false;
     for (;;) {
       const answer = this.gate
         ? await this.gate.run(bucket, () => this.send(method, target, bucket, body))
@@ -246,9 +251,15 @@ export class HttpOktaClient implements OktaClient {
       const { status } = answer;
       if (status >= 200 && status < 300) return answer;
       if (status === 301 && isObject(answer.json) && !('errorCode' in answer.json)) return answer;
-      if (status === 401 && !refreshed && this.auth.onUnauthorized && (await this.auth.onUnauthorized())) {
-        refreshed = true;
-        continue;
+      if (status === 401 && this.auth.onUnauthorized) {
+        // One retry for a DPoP nonce the server asked for, one for refreshed credentials.
+        const info = unauthorizedInfo(answer);
+        const wantsNonce = mainChallenge(info.wwwAuthenticate)?.params.error === 'use_dpop_nonce';
+        if (wantsNonce ? !nonceRetried : !refreshed) {
+          if (wantsNonce) nonceRetried = true;
+          else refreshed = true;
+          if (await this.auth.onUnauthorized(info)) continue;
+        }
       }
       if (status >= 300 && status < 400) {
         throw this.protocolError(`answered ${status} ${STATUS_CODES[status] ?? ''} without a factor body; redirects are not followed`, answer);
@@ -263,6 +274,7 @@ export class HttpOktaClient implements OktaClient {
     }
     const authHeaders = await this.auth.headers(method, target.url);
     const headers = { ...(body === undefined ? BASE_HEADERS : BASE_HEADERS_JSON_BODY), ...authHeaders };
+    const authorization = authHeaders.authorization ?? authHeaders.Authorization;
     const controller = new AbortController();
     const timer = setTimeout(abortOnTimeout, this.timeoutMs, controller, this.timeoutMs);
     try {
@@ -277,11 +289,11 @@ export class HttpOktaClient implements OktaClient {
       } finally {
         if (rateLimit) this.gate?.observe?.(bucket, rateLimit, status);
       }
-      if (text === '') return { status, headers: res.headers, json: undefined, rateLimit, method, target };
+      if (text === '') return { status, headers: res.headers, json: undefined, rateLimit, method, target, authorization };
       try {
-        return { status, headers: res.headers, json: JSON.parse(text), rateLimit, method, target };
+        return { status, headers: res.headers, json: JSON.parse(text), rateLimit, method, target, authorization };
       } catch {
-        return { status, headers: res.headers, json: undefined, notJson: { length: text.length }, rateLimit, method, target };
+        return { status, headers: res.headers, json: undefined, notJson: { length: text.length }, rateLimit, method, target, authorization };
       }
     } catch (err) {
       const networkError = toNetworkError(err, method, pathOnly(target.path), this.timeoutMs);
@@ -344,6 +356,22 @@ export class HttpOktaClient implements OktaClient {
         }
       }
     }
+    if (status === 403 || status === 401) {
+      const challenge = mainChallenge(answer.headers['www-authenticate']);
+      const endpoint = `${method} ${endpointTemplate(pathOnly(answer.target.path))}`;
+      if (status === 403 && challenge?.params.error === 'insufficient_scope') {
+        const scope = challenge.params.scope?.trim();
+        errorCode = 'INSUFFICIENT_SCOPE';
+        errorSummary = scope
+          ? `the service app lacks scope ${scope} for ${endpoint}; grant it on the app's Okta API Scopes tab and add it to --scopes`
+          : `the access token lacks a scope required for ${endpoint} (Okta did not say which); check the app's Okta API Scopes tab and --scopes`;
+      } else if (status === 403 && errorCode === 'E0000006' && this.auth.kind === 'oauth') {
+        errorSummary = `${errorSummary || 'You do not have permission to perform the requested action'} — the service app needs an admin role allowed to ${endpoint} (for example Organization Administrator, or a custom role with user and factor permissions), assigned on the app's Admin roles tab`;
+      } else if (status === 401 && this.auth.kind === 'oauth' && challenge?.params.error) {
+        const description = challenge.params.error_description ? `: ${this.scrub(challenge.params.error_description)}` : '';
+        causes = [...causes, `${challenge.scheme === 'dpop' ? 'DPoP' : 'Bearer'} ${challenge.params.error}${description}`];
+      }
+    }
     const requestId = answer.headers['x-okta-request-id'];
     return new OktaApiError(
       status,
@@ -366,6 +394,31 @@ export class HttpOktaClient implements OktaClient {
     }
     return out;
   }
+}
+
+function unauthorizedInfo(answer: Answer): UnauthorizedInfo {
+  const info: UnauthorizedInfo = {};
+  const www = answer.headers['www-authenticate'];
+  if (www !== undefined) info.wwwAuthenticate = Array.isArray(www) ? www.join(', ') : www;
+  const nonce = answer.headers['dpop-nonce'];
+  if (nonce !== undefined) info.dpopNonce = Array.isArray(nonce) ? nonce[0] : nonce;
+  if (answer.authorization !== undefined) info.authorization = answer.authorization;
+  return info;
+}
+
+const ID_AFTER: Readonly<Record<string, string>> = { users: '{userId}', factors: '{factorId}', groups: '{groupId}', qr: '{token}' };
+
+/**
+ * A request path as its endpoint, for messages: /api/v1/users/00u1/factors/ufs2/lifecycle/activate →
+ * /api/v1/users/{userId}/factors/{factorId}/lifecycle/activate.
+ */
+export function endpointTemplate(path: string): string {
+  const parts = path.split('/');
+  for (let i = 1; i < parts.length; i++) {
+    const placeholder = ID_AFTER[parts[i - 1]!];
+    if (placeholder && parts[i]) parts[i] = placeholder;
+  }
+  return parts.join('/');
 }
 
 function toLogEvent(raw: unknown): LogEvent | undefined {

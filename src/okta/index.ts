@@ -1,6 +1,9 @@
 /** The Okta client's public surface: import from here. */
-export { createOktaClient, HttpOktaClient, DEFAULT_TIMEOUT_MS, DEFAULT_CONNECTIONS, GROUP_USERS_PAGE } from './client.js';
+export { createOktaClient, endpointTemplate, HttpOktaClient, DEFAULT_TIMEOUT_MS, DEFAULT_CONNECTIONS, GROUP_USERS_PAGE } from './client.js';
 export { sswsAuth } from './auth-ssws.js';
+export { oauthAuth, loadSigningKey, accessTokenHash, htuOf, DEFAULT_SCOPES, TOKEN_PATH, type OAuthOptions, type OAuthProvider, type PrivateKeyInput } from './auth-oauth.js';
+export { createAuth, type AuthSettings } from './auth.js';
+export { parseChallenges, mainChallenge, type Challenge } from './www-authenticate.js';
 export { bucketForPath } from './buckets.js';
 export { OriginPolicy, isLoopbackHost } from './links.js';
 export { parseFactor, cleanString, factorIdFromPath } from './parse-factor.js';

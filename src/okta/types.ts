@@ -121,12 +121,31 @@ export interface RequestGate {
   observe?(bucket: Bucket, info: RateLimitInfo, status: number): void;
 }
 
-/** Supplies the Authorization header (SSWS token, or OAuth bearer + DPoP later). */
+/** What the client tells the auth provider about a 401 answer. */
+export interface UnauthorizedInfo {
+  /** The answer's WWW-Authenticate header (e.g. `DPoP error="use_dpop_nonce"`). */
+  wwwAuthenticate?: string;
+  /** The answer's DPoP-Nonce header. */
+  dpopNonce?: string;
+  /**
+   * The Authorization header the rejected request carried, so a provider can tell a
+   * stale token (already replaced by a concurrent refresh) from the current one.
+   */
+  authorization?: string;
+}
+
+/** Supplies the Authorization header (SSWS token, or an OAuth 2.0 access token with DPoP). */
 export interface AuthProvider {
-  /** Headers to add to a request to the org origin. */
+  /** `ssws` (API token) or `oauth` (service app): shapes the wording of 401/403 errors. */
+  readonly kind?: 'ssws' | 'oauth';
+  /** Headers to add to a request to the org origin (`url` is the full request URL). */
   headers(method: HttpMethod, url: string): Promise<Record<string, string>>;
-  /** Called on a 401; return true when credentials were refreshed and the request may be retried once. */
-  onUnauthorized?(): Promise<boolean>;
+  /**
+   * Called on a 401; return true when credentials were refreshed (or a DPoP nonce was
+   * learned) and the request may be retried. The client retries at most once for a
+   * nonce and once for a refresh.
+   */
+  onUnauthorized?(info?: UnauthorizedInfo): Promise<boolean>;
   /** Strings that must never be logged (token, access tokens): for the log redactor. */
   secrets(): string[];
 }
