@@ -13,8 +13,10 @@ import { register as resume } from './resume.js';
 import { register as demo } from './demo.js';
 import { register as simulator } from './simulator.js';
 import { register as validate } from './validate.js';
+import { register as audit } from './audit.js';
+import { register as verify } from './verify.js';
 
-const registrations: Array<(program: Command) => void> = [run, enqueue, worker, status, report, resume, validate, demo, simulator];
+const registrations: Array<(program: Command) => void> = [run, enqueue, worker, status, report, resume, validate, demo, simulator, audit, verify];
 
 export function registerCommands(program: Command): void {
   for (const register of registrations) register(program);

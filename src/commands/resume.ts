@@ -12,7 +12,8 @@ export function register(program: Command): void {
     .argument('<runId>', 'the run to continue')
     .description('continue an interrupted run in this process until every row has an outcome')
     .option('--report <file>', 'where to write the outcome CSV (default reports/<runId>.csv)')
-    .option('--strict', 'exit 3 when any row did not end activated');
+    .option('--strict', 'exit 3 when any row did not end activated')
+    .option('--sign-key <pem>', 'sign the run manifest (<report>.manifest.json) with this ed25519 private key (PEM file)');
   addProcessOptions(cmd);
   cmd.action(async (runId: string, flags: RawOptions) => {
     await resumeCommand(runId, flags);
@@ -20,6 +21,7 @@ export function register(program: Command): void {
 }
 
 export async function resumeCommand(runId: string, flags: RawOptions, io: { env?: NodeJS.ProcessEnv; out?: NodeJS.WritableStream } = {}): Promise<void> {
+  const startedAt = new Date();
   const { loadProcessConfig } = await import('../config.js');
   const { createLogger } = await import('../logger.js');
   const { ExitError, EXIT } = await import('../errors.js');
@@ -27,7 +29,10 @@ export async function resumeCommand(runId: string, flags: RawOptions, io: { env?
   const { executeRun } = await import('../runs/execute.js');
   const { onShutdownSignal } = await import('../shutdown.js');
   const { ensureRedis } = await import('./redis-check.js');
+  const { loadSigningKey } = await import('../runs/manifest.js');
   const config = loadProcessConfig(flags, { env: io.env });
+  // An unreadable key stops here, before the run is touched.
+  const signKey = typeof flags.signKey === 'string' ? await loadSigningKey(flags.signKey) : undefined;
   const logger = createLogger({ level: config.logLevel, file: config.logFile ?? 'logs/bulk-enroll.log' });
   await ensureRedis(config.redisUrl);
   const shutdown = onShutdownSignal();
@@ -39,7 +44,17 @@ export async function resumeCommand(runId: string, flags: RawOptions, io: { env?
       throw new ExitError(EXIT.USAGE, `Run ${runId} was interrupted while its file was being stored; start it again with \`bulk-enroll run ${meta.file ?? '<csv>'} --run-id ${runId}\`.`);
     }
     const reportPath = (flags.report as string | undefined) ?? `reports/${runId}.csv`;
-    await executeRun({ config, logger, runId, reportPath, strict: Boolean(flags.strict), stopRequested: shutdown.requested, runtime, out: io.out });
+    await executeRun({
+      config,
+      logger,
+      runId,
+      reportPath,
+      strict: Boolean(flags.strict),
+      stopRequested: shutdown.requested,
+      runtime,
+      out: io.out,
+      manifest: { command: 'resume', options: flags, startedAt, ...(signKey ? { signKey } : {}) },
+    });
   } finally {
     await runtime.close();
     shutdown.dispose();

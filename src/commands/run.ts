@@ -15,7 +15,8 @@ export function register(program: Command): void {
     .description('enroll every row of a CSV and wait for each user to activate or expire; write the outcome report')
     .requiredOption('--report <file>', 'where to write the outcome CSV')
     .option('--strict', 'exit 3 when any row did not end activated (for cron alerting)')
-    .option('--run-id <id>', 'continue this run instead of starting a new one (the file must be the same)');
+    .option('--run-id <id>', 'continue this run instead of starting a new one (the file must be the same)')
+    .option('--sign-key <pem>', 'sign the run manifest (<report>.manifest.json) with this ed25519 private key (PEM file)');
   addProcessOptions(cmd);
   addRunSettingOptions(cmd);
   addFilterOptions(cmd);
@@ -25,6 +26,7 @@ export function register(program: Command): void {
 }
 
 export async function runCommand(csv: string, flags: RawOptions, io: { env?: NodeJS.ProcessEnv; out?: NodeJS.WritableStream } = {}): Promise<void> {
+  const startedAt = new Date();
   const { loadProcessConfig, loadRunSettings } = await import('../config.js');
   const { createLogger } = await import('../logger.js');
   const { ConfigError, ExitError, EXIT } = await import('../errors.js');
@@ -35,6 +37,7 @@ export async function runCommand(csv: string, flags: RawOptions, io: { env?: Nod
   const { executeRun } = await import('../runs/execute.js');
   const { onShutdownSignal } = await import('../shutdown.js');
   const { ensureRedis } = await import('./redis-check.js');
+  const { loadSigningKey } = await import('../runs/manifest.js');
 
   const problems: string[] = [];
   const warnings: string[] = [];
@@ -57,6 +60,15 @@ export async function runCommand(csv: string, flags: RawOptions, io: { env?: Nod
   } catch (e) {
     if (e instanceof ConfigError) problems.push(...e.problems);
     else throw e;
+  }
+  let signKey;
+  if (typeof flags.signKey === 'string') {
+    try {
+      signKey = await loadSigningKey(flags.signKey);
+    } catch (e) {
+      if (e instanceof ConfigError) problems.push(...e.problems);
+      else throw e;
+    }
   }
   if (problems.length || !config || !settings) throw new ConfigError(problems);
   const logger = createLogger({ level: config.logLevel, file: config.logFile ?? 'logs/bulk-enroll.log' });
@@ -82,7 +94,17 @@ export async function runCommand(csv: string, flags: RawOptions, io: { env?: Nod
       runId = (await ingestCsv(runtime.store, csv, settings, { readOptions, command: 'run' })).runId;
     }
     logger.info(`run ${runId} started`, { runId, file: csv });
-    await executeRun({ config, logger, runId, reportPath: flags.report as string, strict: Boolean(flags.strict), stopRequested: shutdown.requested, runtime, out: io.out });
+    await executeRun({
+      config,
+      logger,
+      runId,
+      reportPath: flags.report as string,
+      strict: Boolean(flags.strict),
+      stopRequested: shutdown.requested,
+      runtime,
+      out: io.out,
+      manifest: { command: 'run', options: flags, startedAt, ...(signKey ? { signKey } : {}) },
+    });
   } finally {
     await runtime.close();
     shutdown.dispose();

@@ -1,7 +1,7 @@
 /** `User-Agent: bulk-enroll/<version> node/<version>`, read once from the package's package.json. */
 import { readFileSync } from 'node:fs';
 
-function packageVersion(): string {
+export function packageVersion(): string {
   let dir = new URL('.', import.meta.url);
   // src/okta (tsx, vitest) or dist/src/okta (built): package.json is a few levels up.
   for (let i = 0; i < 5; i++) {

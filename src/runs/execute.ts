@@ -12,6 +12,7 @@ import { EXIT, ExitError, FatalRunError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { startRuntime, type Runtime } from '../queue/runtime.js';
 import { createProgress } from '../progress.js';
+import { writeManifest } from './manifest.js';
 import { reportRows } from './report-rows.js';
 import type { RunStore } from './store.js';
 
@@ -28,6 +29,17 @@ export interface ExecuteOptions {
   tty?: boolean;
   /** Started already (the demo / tests pass one in). */
   runtime?: Runtime;
+  /** What the run's manifest (`<report>.manifest.json`) records beyond the run itself. */
+  manifest?: {
+    /** Default: the command that created the run. */
+    command?: string;
+    /** The command's flags; only the allow-listed ones are recorded (src/runs/manifest.ts). */
+    options?: Record<string, unknown>;
+    /** When the command started (default: when executeRun started). */
+    startedAt?: Date;
+    /** ed25519 private key (--sign-key). */
+    signKey?: import('node:crypto').KeyObject;
+  };
 }
 
 export interface RunSummary {
@@ -40,6 +52,8 @@ export interface RunSummary {
   durationMs: number;
   reportPath: string;
   reportSha256: string;
+  /** `<report>.manifest.json`, when it was written. */
+  manifestPath?: string;
 }
 
 export async function writeRunReport(store: RunStore, runId: string, file: string): Promise<{ rows: number; sha256: string }> {
@@ -57,6 +71,7 @@ export function formatSummary(s: RunSummary): string {
   ];
   if (s.pending) lines.push(`  pending   ${s.pending}`);
   lines.push(`Report: ${s.reportPath}`);
+  if (s.manifestPath) lines.push(`Manifest: ${s.manifestPath}`);
   return lines.join('\n');
 }
 
@@ -103,6 +118,35 @@ export async function executeRun(opts: ExecuteOptions): Promise<RunSummary> {
   } catch (err) {
     logger.error(`could not write the report ${opts.reportPath}: ${(err as Error).message}`);
   }
+  let manifestPath: string | undefined;
+  if (reportSha) {
+    try {
+      const meta = await store.getMeta(runId);
+      const m = opts.manifest ?? {};
+      manifestPath = (
+        await writeManifest({
+          command: m.command ?? meta?.command ?? 'run',
+          runId,
+          options: { ...(m.options ?? {}), orgUrl: config.orgUrl, prefix: config.prefix },
+          startedAt: m.startedAt ?? new Date(started),
+          state: outcome,
+          // What the run ingested (hash taken when the file was stored), not the file as it is now.
+          ...(meta?.file ? { input: { path: meta.file, ...(meta.bytes !== undefined ? { bytes: meta.bytes } : {}), ...(meta.sha256 ? { sha256: meta.sha256 } : {}) } } : {}),
+          reportPath: opts.reportPath,
+          counts: {
+            total: counts?.total ?? 0,
+            activated: counts?.activated ?? 0,
+            expired: counts?.expired ?? 0,
+            failed: counts?.failed ?? 0,
+            pending: counts?.pending ?? 0,
+          },
+          ...(m.signKey ? { signKey: m.signKey } : {}),
+        })
+      ).file;
+    } catch (err) {
+      logger.error(`could not write the manifest for ${opts.reportPath}: ${(err as Error).message}`);
+    }
+  }
   const summary: RunSummary = {
     runId,
     total: counts?.total ?? 0,
@@ -113,6 +157,7 @@ export async function executeRun(opts: ExecuteOptions): Promise<RunSummary> {
     durationMs: Date.now() - started,
     reportPath: opts.reportPath,
     reportSha256: reportSha,
+    ...(manifestPath ? { manifestPath } : {}),
   };
   if (outcome === 'fatal') {
     throw new FatalRunError(fatalError!.message, `Partial report: ${opts.reportPath}. Continue with: bulk-enroll resume ${runId}`);
