@@ -87,6 +87,7 @@ export async function ingestCsv(
         k.progress,
         k.meta,
         store.global.active,
+        k.pending,
         String(stored),
         rec,
         'failed',

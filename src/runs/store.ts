@@ -41,12 +41,13 @@ export interface RunCounts {
 }
 
 const FINALIZE = `
--- KEYS: outcomes counts inflight progress meta active
+-- KEYS: outcomes counts inflight progress meta active pending
 -- ARGV: row outcomeJson outcome runId finishedAt
 if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
 redis.call('HINCRBY', KEYS[2], ARGV[3], 1)
 local done = redis.call('HINCRBY', KEYS[2], 'done', 1)
 redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('ZREM', KEYS[7], ARGV[1])
 redis.call('HDEL', KEYS[4], ARGV[1])
 local total = tonumber(redis.call('HGET', KEYS[5], 'total'))
 if total and done >= total and redis.call('HGET', KEYS[5], 'state') == 'active' then
@@ -98,7 +99,7 @@ return 0
 `;
 
 type ScriptedRedis = Redis & {
-  beFinalize(k1: string, k2: string, k3: string, k4: string, k5: string, k6: string, ...argv: string[]): Promise<number>;
+  beFinalize(k1: string, k2: string, k3: string, k4: string, k5: string, k6: string, k7: string, ...argv: string[]): Promise<number>;
   beClaimMin(k1: string, k2: string, a1: string, a2: string): Promise<number>;
   beEnrollGate(k1: string, k2: string, a1: string, a2: string): Promise<string>;
   beFinishIfDone(k1: string, k2: string, k3: string, a1: string, a2: string): Promise<number>;
@@ -107,7 +108,7 @@ type ScriptedRedis = Redis & {
 export function defineRunScripts(redis: Redis): ScriptedRedis {
   const r = redis as ScriptedRedis;
   if (!(r as unknown as { beFinalize?: unknown }).beFinalize) {
-    r.defineCommand('beFinalize', { numberOfKeys: 6, lua: FINALIZE });
+    r.defineCommand('beFinalize', { numberOfKeys: 7, lua: FINALIZE });
     r.defineCommand('beClaimMin', { numberOfKeys: 2, lua: CLAIM_MIN });
     r.defineCommand('beEnrollGate', { numberOfKeys: 2, lua: ENROLL_GATE });
     r.defineCommand('beFinishIfDone', { numberOfKeys: 3, lua: FINISH_IF_DONE });
@@ -248,6 +249,7 @@ export class RunStore {
       k.progress,
       k.meta,
       this.global.active,
+      k.pending,
       String(row),
       JSON.stringify(rec),
       rec.o,
