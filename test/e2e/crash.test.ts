@@ -68,7 +68,7 @@ async function checkReport(env: NodeJS.ProcessEnv, runId: string, scenario: Scen
 
 function workers(n: number, env: NodeJS.ProcessEnv): CliProcess[] {
   return Array.from({ length: n }, () =>
-    startCli(['worker', '--rate-limit', '1000000', '--users-rate-limit', '1000000', '--concurrency', '100', ...FAST, '--log-file', join(dir, 'w.log')], { env }),
+    startCli(['worker', '--rate-limit', '1000000', '--users-rate-limit', '1000000', '--concurrency', '100', '--max-in-flight', '800', ...FAST, '--log-file', join(dir, 'w.log')], { env }),
   );
 }
 
@@ -85,7 +85,7 @@ describe('crash safety', () => {
       token,
     });
     const env = { OKTA_API_TOKEN: token, REDIS_URL: redisUrl(), BULK_ENROLL_PREFIX: prefix, OKTA_ORG_URL: sim.url };
-    const enq = await runCli(['enqueue', scenario.inputCsv, '--poll-initial-ms', '200', '--max-in-flight', '800'], { env });
+    const enq = await runCli(['enqueue', scenario.inputCsv, '--poll-initial-ms', '200'], { env });
     expect(enq.code, enq.stderr).toBe(0);
     const runId = enq.stdout.trim().split('\n').pop()!;
     const [a, b] = workers(2, env);
