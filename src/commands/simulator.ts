@@ -32,6 +32,12 @@ export interface SimulatorFlags {
   resetRate?: string;
   seed?: string;
   linkBase?: string;
+  oauthClientId?: string;
+  oauthPublicKey?: string;
+  oauthScopes?: string;
+  oauthTokenTtlMs?: string;
+  oauthDpop?: boolean;
+  oauthRateLimit?: string;
 }
 
 export function register(program: Command): void {
@@ -63,6 +69,12 @@ export function register(program: Command): void {
     .option('--reset-rate <x>', 'share of requests processed, then answered by a reset connection', '0')
     .option('--seed <n>', 'seed of every random choice', '1')
     .option('--link-base <url>', 'origin written into Location and _links (default: the simulator\'s own)')
+    .option('--oauth-client-id <id>', 'OAuth 2.0 service app client id (with --oauth-public-key: enables POST /oauth2/v1/token)')
+    .option('--oauth-public-key <file>', 'the service app\'s public key, PEM or JWK JSON, that verifies client assertions')
+    .option('--oauth-scopes <list>', 'scopes granted to the app, space or comma separated (default: okta.users.manage okta.users.read okta.groups.read okta.logs.read)')
+    .option('--oauth-token-ttl-ms <ms>', 'access token lifetime', '3600000')
+    .option('--oauth-dpop', 'require DPoP proofs and nonces on token and API requests')
+    .option('--oauth-rate-limit <n>', 'token requests per window (default: --rate-limit)')
     .action(async (flags: SimulatorFlags) => {
       await simulatorCommand(flags);
     });
@@ -75,7 +87,8 @@ export async function optionsFromFlags(flags: SimulatorFlags): Promise<Partial<S
   const { ConfigError } = await import('../errors.js');
   const { resolveOptions } = await import('../simulator/index.js');
   const problems: string[] = [];
-  const num = (name: keyof SimulatorFlags, flag: string): number | undefined => {
+  type StringFlag = Exclude<keyof SimulatorFlags, 'oauthDpop'>;
+  const num = (name: StringFlag, flag: string): number | undefined => {
     FLAG_OF[name] = flag;
     const raw = flags[name];
     if (raw === undefined) return undefined;
@@ -86,7 +99,7 @@ export async function optionsFromFlags(flags: SimulatorFlags): Promise<Partial<S
     }
     return n;
   };
-  const range = (name: keyof SimulatorFlags, flag: string, allowSingle: boolean): number | [number, number] | undefined => {
+  const range = (name: StringFlag, flag: string, allowSingle: boolean): number | [number, number] | undefined => {
     FLAG_OF[name] = flag;
     const raw = flags[name];
     if (raw === undefined) return undefined;
@@ -98,6 +111,16 @@ export async function optionsFromFlags(flags: SimulatorFlags): Promise<Partial<S
     return m[2] === undefined ? Number(m[1]) : [Number(m[1]), Number(m[2])];
   };
   const after = range('activateAfterMs', '--activate-after-ms', true);
+  let oauthPublicKey: string | undefined;
+  if (flags.oauthPublicKey !== undefined) {
+    const { readFileSync } = await import('node:fs');
+    try {
+      oauthPublicKey = readFileSync(flags.oauthPublicKey, 'utf8');
+    } catch (err) {
+      problems.push(`--oauth-public-key: cannot read ${flags.oauthPublicKey} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  }
+  const oauthScopes = flags.oauthScopes === undefined ? undefined : flags.oauthScopes.split(/[\s,]+/).filter(Boolean);
   const partial: Partial<SimulatorOptions> = {
     dialect: flags.dialect as SimulatorOptions['dialect'],
     host: flags.host,
@@ -124,8 +147,24 @@ export async function optionsFromFlags(flags: SimulatorFlags): Promise<Partial<S
     errorRate: num('errorRate', '--error-rate'),
     resetRate: num('resetRate', '--reset-rate'),
     seed: num('seed', '--seed'),
+    oauthClientId: flags.oauthClientId,
+    oauthPublicKey,
+    oauthScopes,
+    oauthTokenTtlMs: num('oauthTokenTtlMs', '--oauth-token-ttl-ms'),
+    oauthDpop: flags.oauthDpop === true ? true : undefined,
+    oauthRateLimit: num('oauthRateLimit', '--oauth-rate-limit'),
   };
-  Object.assign(FLAG_OF, { dialect: '--dialect', host: '--host', token: '--token', onDuplicate: '--on-duplicate', linkBase: '--link-base' });
+  Object.assign(FLAG_OF, {
+    dialect: '--dialect',
+    host: '--host',
+    token: '--token',
+    onDuplicate: '--on-duplicate',
+    linkBase: '--link-base',
+    oauthClientId: '--oauth-client-id',
+    oauthPublicKey: '--oauth-public-key',
+    oauthScopes: '--oauth-scopes',
+    oauthDpop: '--oauth-dpop',
+  });
   try {
     resolveOptions(partial);
   } catch (err) {
@@ -151,6 +190,11 @@ export async function simulatorCommand(
     `Okta simulator (${o.dialect} dialect): ${sim.stats().users} users, ${o.rateLimit} requests per ${o.rateWindowMs} ms, ` +
       `concurrency ${o.concurrencyLimit}, on duplicate ${o.onDuplicate}; inspection at ${sim.url}/__sim/stats\n`,
   );
+  if (o.oauthClientId) {
+    process.stderr.write(
+      `OAuth 2.0 service app ${o.oauthClientId}: scopes ${o.oauthScopes.join(' ')}, tokens live ${o.oauthTokenTtlMs} ms${o.oauthDpop ? ', DPoP required' : ''}\n`,
+    );
+  }
   (io.stdout ?? ((l: string) => process.stdout.write(`${l}\n`)))(`listening on ${sim.url}`);
   io.onReady?.(sim);
   let onSignal: (() => void) | undefined;

@@ -39,6 +39,8 @@ export interface RouteMatch {
   /** Methods the path accepts (for 405). */
   allow: string[];
   params: string[];
+  /** OAuth scope the endpoint requires (the spec's `security`): reads need *.read, changes okta.users.manage. */
+  scope: string;
 }
 
 const FACTOR_TYPES: FactorType[] = ['push', 'sms', 'call', 'email', 'token:software:totp'];
@@ -67,6 +69,13 @@ function timeParam(q: URLSearchParams, name: string): number | undefined {
   const ms = Date.parse(raw);
   if (Number.isNaN(ms)) throw errors.badQuery(`${name}: expected an ISO 8601 timestamp, got "${raw}"`);
   return ms;
+}
+
+/** listFactors / getFactor / users lookup: okta.users.read; enroll, activate, poll, send, delete: okta.users.manage; groups, logs: their read scopes. */
+function scopeFor(method: string, bucket: BucketName): string {
+  if (bucket === 'groups') return 'okta.groups.read';
+  if (bucket === 'logs') return 'okta.logs.read';
+  return method === 'GET' || method === 'HEAD' ? 'okta.users.read' : 'okta.users.manage';
 }
 
 export class OktaApi {
@@ -105,6 +114,7 @@ export class OktaApi {
       handler: handlers[method],
       allow: Object.keys(handlers),
       params,
+      scope: scopeFor(method, bucket),
     });
     if (p[0] === 'users' && n >= 2 && p[1]) {
       const u = p[1];

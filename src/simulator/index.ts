@@ -16,6 +16,7 @@ import { seededRandom } from './random.js';
 import { SimServer, type SimRequestRecord } from './server.js';
 import { SystemLog, type LogEvent } from './system-log.js';
 import type { BucketState } from './rate-limits.js';
+import { OAuthServer, type OAuthStats } from './oauth.js';
 
 export type { SimulatorOptions, Dialect, OnDuplicate } from './options.js';
 export { defaultOptions, resolveOptions } from './options.js';
@@ -24,6 +25,7 @@ export type { ActivateCall, Delivery } from './factors.js';
 export type { LogEvent } from './system-log.js';
 export type { SimRequestRecord } from './server.js';
 export { parseActivation } from './directory.js';
+export { ALL_SCOPES as OAUTH_SCOPES, type OAuthStats } from './oauth.js';
 
 export interface SimFactorRecord {
   userId: string;
@@ -58,6 +60,10 @@ export interface SimStats {
   events: number;
   users: number;
   dialect: string;
+  /** POST /oauth2/v1/token requests (answered, whatever the answer): 0 without OAuth. */
+  tokenRequests: number;
+  /** The authorization server's counters; undefined when no OAuth app is configured. */
+  oauth?: OAuthStats;
 }
 
 export interface SimUserRecord {
@@ -86,8 +92,12 @@ export interface SimulatorHandle {
   users(): SimUserRecord[];
   /** The most recent requests (up to requestLogSize). */
   requests(): SimRequestRecord[];
-  /** Zeroes request counters, rate-limited counts, maxConcurrent, enrollCalls, the request log. */
+  /** Zeroes request counters, rate-limited counts, maxConcurrent, enrollCalls, the request log, OAuth counters. */
   resetStats(): void;
+  /** OAuth: every issued access token stops working (the next API call with one gets 401). Returns how many. */
+  revokeTokens(): number;
+  /** OAuth + DPoP: new nonces; proofs with the old ones get use_dpop_nonce. */
+  rotateDpopNonces(): void;
 }
 
 function formatHost(host: string): string {
@@ -119,6 +129,14 @@ export async function startSimulator(partial: Partial<SimulatorOptions> = {}): P
   const linkBase = opts.linkBase ?? url;
   const api = new OktaApi(opts, linkBase, directory, store, log);
   sim.api = api;
+  const oauth =
+    opts.oauthClientId !== undefined && opts.oauthPublicKey !== undefined
+      ? new OAuthServer(
+          { clientId: opts.oauthClientId, publicKey: opts.oauthPublicKey, scopes: opts.oauthScopes, tokenTtlMs: opts.oauthTokenTtlMs, dpop: opts.oauthDpop },
+          () => [...new Set([url, linkBase])],
+        )
+      : undefined;
+  sim.oauth = oauth;
 
   const factors = (): SimFactorRecord[] => {
     const t = clock.now();
@@ -170,6 +188,8 @@ export async function startSimulator(partial: Partial<SimulatorOptions> = {}): P
       events: log.all().length,
       users: directory.size,
       dialect: opts.dialect,
+      tokenRequests: oauth?.stats.tokenRequests ?? c.byRoute['POST /oauth2/v1/token'] ?? 0,
+      ...(oauth ? { oauth: oauth.snapshot(clock.now()) } : {}),
     };
   };
 
@@ -178,7 +198,10 @@ export async function startSimulator(partial: Partial<SimulatorOptions> = {}): P
   const resetStats = (): void => {
     sim.resetCounters();
     store.enrollCalls = 0;
+    oauth?.resetStats();
   };
+  const revokeTokens = () => oauth?.revokeTokens() ?? 0;
+  const rotateDpopNonces = () => oauth?.rotateNonces();
   const eventsList = (): LogEvent[] => {
     store.settle(clock.now());
     return log.all();
@@ -193,6 +216,12 @@ export async function startSimulator(partial: Partial<SimulatorOptions> = {}): P
     events: get(eventsList),
     users: get(usersList),
     requests: get(() => sim.requestLog),
+    'oauth-revoke': (method) => (method === 'POST' ? { status: 200, body: { revoked: revokeTokens() } } : { status: 405, body: { error: 'expected POST' } }),
+    'oauth-rotate-nonce': (method) => {
+      if (method !== 'POST') return { status: 405, body: { error: 'expected POST' } };
+      rotateDpopNonces();
+      return { status: 200, body: { rotated: oauth !== undefined && opts.oauthDpop } };
+    },
     'reset-stats': (method) => {
       if (method !== 'POST') return { status: 405, body: { error: 'expected POST' } };
       resetStats();
@@ -214,5 +243,7 @@ export async function startSimulator(partial: Partial<SimulatorOptions> = {}): P
     users: usersList,
     requests: () => [...sim.requestLog],
     resetStats,
+    revokeTokens,
+    rotateDpopNonces,
   };
 }

@@ -4,6 +4,7 @@
  */
 import { ConfigError } from '../errors.js';
 import type { Clock } from './clock.js';
+import { ALL_SCOPES, readPublicKey } from './oauth.js';
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
@@ -60,6 +61,18 @@ export interface SimulatorOptions {
   requestLogSize: number;
   /** Time source (tests may inject one). Default Date.now. */
   clock?: Clock;
+  /** OAuth 2.0 service app: its client id. With oauthPublicKey, enables POST /oauth2/v1/token. */
+  oauthClientId?: string;
+  /** The service app's public key, PEM or JWK JSON text (a private key works too: its public half is used). */
+  oauthPublicKey?: string;
+  /** Scopes granted to the app; a token gets the requested ones among these. Default: the four the runner uses. */
+  oauthScopes: string[];
+  /** Lifetime of an access token (Okta: one hour). */
+  oauthTokenTtlMs: number;
+  /** Require DPoP proofs (and nonces) on token and API requests, as new Okta API service apps do. */
+  oauthDpop: boolean;
+  /** Budget per window of POST /oauth2/v1/token. Default: rateLimit. */
+  oauthRateLimit?: number;
 }
 
 export function defaultOptions(): SimulatorOptions {
@@ -82,6 +95,9 @@ export function defaultOptions(): SimulatorOptions {
     resetRate: 0,
     seed: 1,
     requestLogSize: 1000,
+    oauthScopes: [...ALL_SCOPES],
+    oauthTokenTtlMs: 60 * MINUTE,
+    oauthDpop: false,
   };
 }
 
@@ -144,6 +160,28 @@ export function resolveOptions(partial: Partial<SimulatorOptions> = {}): Simulat
     }
     need(ok, 'linkBase', 'an origin such as http://rain.okta1.com:1802', o.linkBase);
   }
+  need(o.oauthClientId === undefined || (typeof o.oauthClientId === 'string' && /^[\x21-\x7E]+$/.test(o.oauthClientId)), 'oauthClientId', 'a client id without spaces', o.oauthClientId);
+  if ((o.oauthClientId === undefined) !== (o.oauthPublicKey === undefined)) {
+    problems.push(`Expected \`oauthClientId\` and \`oauthPublicKey\` together, got only ${o.oauthClientId === undefined ? '`oauthPublicKey`' : '`oauthClientId`'}`);
+  }
+  if (o.oauthPublicKey !== undefined) {
+    try {
+      readPublicKey(o.oauthPublicKey);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      problems.push(...err.problems);
+    }
+  }
+  need(
+    Array.isArray(o.oauthScopes) && o.oauthScopes.length > 0 && o.oauthScopes.every((s) => typeof s === 'string' && /^[\x21\x23-\x5B\x5D-\x7E]+$/.test(s)),
+    'oauthScopes',
+    'a non-empty list of scope names',
+    o.oauthScopes,
+  );
+  need(isInt(o.oauthTokenTtlMs, 1), 'oauthTokenTtlMs', 'an integer >= 1', o.oauthTokenTtlMs);
+  need(typeof o.oauthDpop === 'boolean', 'oauthDpop', 'true or false', o.oauthDpop);
+  need(!o.oauthDpop || o.oauthClientId !== undefined, 'oauthDpop', 'set only with oauthClientId and oauthPublicKey', o.oauthDpop);
+  need(o.oauthRateLimit === undefined || isInt(o.oauthRateLimit, 1), 'oauthRateLimit', 'an integer >= 1', o.oauthRateLimit);
   if (problems.length) throw new ConfigError(problems);
   if (o.linkBase) o.linkBase = o.linkBase.replace(/\/+$/, '');
   return o;

@@ -5,7 +5,7 @@
  * Reset being the window's end in epoch seconds, rounded up.
  */
 
-export type BucketName = 'factors' | 'users' | 'groups' | 'logs' | 'other';
+export type BucketName = 'factors' | 'users' | 'groups' | 'logs' | 'oauth' | 'other';
 
 export interface BucketState {
   limit: number;

@@ -4,6 +4,9 @@
  * the configured latency) injected 500/503, the handler, and the injected connection
  * reset (the request was processed; the answer is never sent). Every answer carries
  * X-Rate-Limit-*, Date and X-Okta-Request-Id. `/__sim/*` is outside all of this.
+ * `POST /oauth2/v1/token` has its own bucket (oauth) and no token; API requests may
+ * carry an SSWS token or an OAuth access token (Bearer / DPoP), whose scope is checked
+ * once the route is known.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,6 +17,7 @@ import { alphanumeric, between, seededRandom, type Random } from './random.js';
 import type { SimulatorOptions } from './options.js';
 import type { Clock } from './clock.js';
 import { iso } from './clock.js';
+import { OAuthServer, TOKEN_PATH, type OAuthPrincipal } from './oauth.js';
 
 const MAX_BODY = 1024 * 1024;
 
@@ -68,6 +72,8 @@ export class SimServer {
   private readonly ids: Random;
   private closed = false;
   api?: OktaApi;
+  /** Set when the simulator plays an OAuth service app's authorization server. */
+  oauth?: OAuthServer;
   simEndpoints: Record<string, SimEndpoint> = {};
 
   constructor(
@@ -80,6 +86,7 @@ export class SimServer {
       users: b(opts.usersRateLimit),
       groups: b(opts.groupsRateLimit),
       logs: b(opts.logsRateLimit ?? 60),
+      oauth: b(opts.oauthRateLimit ?? opts.rateLimit),
       other: b(opts.rateLimit),
     };
     this.faults = seededRandom(opts.seed ^ 0xfa017);
@@ -134,6 +141,10 @@ export class SimServer {
     const now = this.clock.now();
     const api = this.api!;
     api.store.settle(now);
+    if (path === TOKEN_PATH) {
+      this.onToken(req, res, method, url, requestId, now);
+      return;
+    }
     const route = api.match(method, path);
     const routeKey = route?.key ?? `${method} (unknown path)`;
     const ctx: Ctx = { req, res, method, url, routeKey, requestId, rate: undefined };
@@ -154,16 +165,38 @@ export class SimServer {
       this.sendError(ctx, errors.rateLimited());
       return;
     }
-    if (!this.authorized(req.headers.authorization)) {
+    const authorization = req.headers.authorization;
+    if (this.oauth && OAuthServer.handles(authorization)) {
+      this.oauth
+        .authenticate({ authorization: authorization!, dpop: req.headers.dpop, method, path, now })
+        .then(
+          (principal) => this.routed(ctx, route, path, qi, principal),
+          (err: unknown) => this.sendError(ctx, err instanceof SimHttpError ? err : errors.internal()),
+        );
+      return;
+    }
+    if (!this.authorized(authorization)) {
       this.sendError(ctx, errors.invalidToken());
       return;
     }
+    this.routed(ctx, route, path, qi, undefined);
+  }
+
+  /** After authentication: route, method, scope, body, then the handler after the latency. */
+  private routed(ctx: Ctx, route: RouteMatch | undefined, path: string, qi: number, principal: OAuthPrincipal | undefined): void {
+    const { req, method, url } = ctx;
+    if (ctx.res.destroyed) return;
     if (!route) {
       this.sendError(ctx, errors.pathNotFound(path));
       return;
     }
     if (!route.handler) {
       this.sendError(ctx, errors.methodNotAllowed(route.allow));
+      return;
+    }
+    const scopeError = principal && this.oauth?.scopeError(principal, route.scope);
+    if (scopeError) {
+      this.sendError(ctx, scopeError);
       return;
     }
     if (method === 'GET' || method === 'HEAD' || method === 'DELETE') {
@@ -185,6 +218,62 @@ export class SimServer {
       this.afterLatency(() => this.run(ctx, route, url, qi, text));
     });
     req.on('error', () => undefined);
+  }
+
+  /** POST /oauth2/v1/token: concurrency limit, the oauth bucket, then the authorization server. */
+  private onToken(req: IncomingMessage, res: ServerResponse, method: string, url: string, requestId: string, now: number): void {
+    const ctx: Ctx = { req, res, method, url, routeKey: `${method} ${TOKEN_PATH}`, requestId, rate: undefined };
+    if (this.inFlight > this.opts.concurrencyLimit) {
+      this.counters.rateLimited++;
+      this.counters.rateLimitedBy.concurrency++;
+      ctx.rate = concurrencyHeaders(now);
+      this.sendError(ctx, errors.rateLimited());
+      return;
+    }
+    const bucket = this.buckets.oauth;
+    const admitted = bucket.take(now);
+    ctx.rate = bucket.headers();
+    if (!admitted) {
+      this.counters.rateLimited++;
+      this.counters.rateLimitedBy.bucket++;
+      this.sendError(ctx, errors.rateLimited());
+      return;
+    }
+    if (method !== 'POST') {
+      this.sendError(ctx, errors.methodNotAllowed(['POST']));
+      return;
+    }
+    const oauth = this.oauth;
+    if (!oauth) {
+      req.resume();
+      this.send(ctx, {
+        status: 401,
+        body: { error: 'invalid_client', error_description: 'No OAuth 2.0 service app is configured (start the simulator with --oauth-client-id and --oauth-public-key).' },
+      });
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size <= MAX_BODY) chunks.push(c);
+    });
+    req.on('error', () => undefined);
+    req.on('end', () => {
+      if (size > MAX_BODY) {
+        this.send(ctx, { status: 413, body: { error: 'invalid_request', error_description: 'The request body is too large.' } });
+        return;
+      }
+      const body = Buffer.concat(chunks).toString('utf8');
+      this.afterLatency(() => {
+        oauth
+          .token({ contentType: req.headers['content-type'], body, dpop: req.headers.dpop, now: this.clock.now() })
+          .then(
+            (answer) => this.send(ctx, answer),
+            () => this.sendError(ctx, errors.internal()),
+          );
+      });
+    });
   }
 
   private authorized(header: string | undefined): boolean {
