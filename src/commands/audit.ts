@@ -98,26 +98,32 @@ export async function auditCommand(
   }
   if (problems.length || !config) throw new ConfigError(problems);
 
-  const logger = createLogger({ level: config.logLevel, file: config.logFile ?? 'logs/bulk-enroll.log' });
-  for (const w of warnings) logger.warn(w);
   registerSecret(config.token);
-
   // A file that names no usable user stops here, before anything is read from Okta.
   if (usersFile) await checkUserList(usersFile);
   // Redis carries the shared rate limiter: every process reading from the org shares its budget.
   await ensureRedis(config.redisUrl);
 
-  const gate = await openAuditGate(config, logger);
-  const client = createOktaClient({
-    orgUrl: config.orgUrl,
-    auth: sswsAuth(config.token),
-    timeoutMs: config.requestTimeoutMs,
-    allowInsecureHttp: config.allowInsecureHttp,
-    warn: (message, meta) => logger.warn(message, meta),
-    ...(gate.gate ? { gate: gate.gate } : {}),
-  });
+  const logger = createLogger({ level: config.logLevel, file: config.logFile ?? 'logs/bulk-enroll.log' });
+  for (const w of warnings) logger.warn(w);
+  let gate;
+  try {
+    gate = await openAuditGate(config, logger);
+  } catch (err) {
+    logger.close();
+    throw err;
+  }
+  let client: import('../okta/types.js').OktaClient | undefined;
   let lastProgress = Date.now();
   try {
+    client = createOktaClient({
+      orgUrl: config.orgUrl,
+      auth: sswsAuth(config.token),
+      timeoutMs: config.requestTimeoutMs,
+      allowInsecureHttp: config.allowInsecureHttp,
+      warn: (message, meta) => logger.warn(message, meta),
+      gate: gate.gate,
+    });
     const users = usersFile ? usersFromList(usersFile) : usersFromGroup(client, group!, { pageSize });
     let result;
     try {
@@ -174,7 +180,7 @@ export async function auditCommand(
     }
     return { ...result, manifestPath: manifest.file };
   } finally {
-    await client.close().catch(() => {});
+    await client?.close().catch(() => {});
     await gate.close();
     logger.close();
   }

@@ -9,7 +9,9 @@ import { readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
 import { auditCommand } from '../../src/commands/audit.js';
+import { limiterKeys } from '../../src/limiter/index.js';
 import { INVENTORY_COLUMNS } from '../../src/audit/inventory.js';
 import { ConfigError, ExitError, FatalRunError } from '../../src/errors.js';
 import type { SimFactorRecord } from '../../src/simulator/index.js';
@@ -65,6 +67,9 @@ describe('audit', () => {
     prefix,
     logFile: join(o.dir, 'audit.log'),
     logLevel: 'error',
+    // the shared limiter is real; its budget is set far above what these tests use
+    rateLimit: '100000',
+    usersRateLimit: '100000',
     ...extra,
   });
   const env = { OKTA_API_TOKEN: TOKEN };
@@ -135,7 +140,7 @@ describe('audit', () => {
     expect(m.input).toEqual({ name: 'users.csv', path: 'users.csv', bytes: statSync(input).size, sha256: sha256(input) });
     expect(m.report).toEqual({ name: 'inventory.csv', path: 'inventory.csv', bytes: statSync(out).size, sha256: sha256(out) });
     const byStatus: Record<string, number> = {};
-    for (const r of rows) byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
+    for (const r of rows) byStatus[r.status!] = (byStatus[r.status!] ?? 0) + 1;
     expect(m.counts).toEqual(byStatus);
     expect(m.options).toMatchObject({ out, orgUrl: org.sim.url, prefix });
     expect(Object.keys(m.options)).not.toContain('redis');
@@ -169,6 +174,13 @@ describe('audit', () => {
     expect(m.input).toBeUndefined();
     expect(m.options.group).toBe('00gFinance000000001');
     expect(m.summary.activePushUsers).toBe(135);
+    // every request went through the shared rate limiter on this Redis and prefix
+    const redis = new Redis(redisUrl());
+    try {
+      for (const bucket of ['groups', 'factors'] as const) expect(await redis.exists(limiterKeys(prefix, bucket).state)).toBe(1);
+    } finally {
+      redis.disconnect();
+    }
   });
 
   it('says so when the group does not exist (exit 2) and writes nothing', async () => {

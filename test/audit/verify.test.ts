@@ -60,7 +60,7 @@ describe('manifest and verify', () => {
     const keys = keyPair(o.dir, 'signer');
     await auditCommand(
       input,
-      { out, orgUrl: o.sim.url, redis: redisUrl(), prefix, signKey: keys.priv, logFile: join(o.dir, 'a.log'), logLevel: 'error' },
+      { out, orgUrl: o.sim.url, redis: redisUrl(), prefix, signKey: keys.priv, logFile: join(o.dir, 'a.log'), logLevel: 'error', rateLimit: '100000', usersRateLimit: '100000' },
       { env: { OKTA_API_TOKEN: TOKEN }, out: sink().stream },
     );
     return { input, out, manifest: `${out}.manifest.json`, keys };
@@ -204,7 +204,7 @@ describe('manifest and verify', () => {
     const keys = keyPair(org.dir, 'cli');
     chmodSync(keys.priv, 0o600);
     const audit = await runCli(
-      ['audit', input, '--out', out, '--org-url', org.sim.url, '--redis', redisUrl(), '--prefix', prefix, '--sign-key', keys.priv, '--log-file', join(org.dir, 'cli.log')],
+      ['audit', input, '--out', out, '--org-url', org.sim.url, '--redis', redisUrl(), '--prefix', prefix, '--sign-key', keys.priv, '--log-file', join(org.dir, 'cli.log'), '--rate-limit', '100000'],
       { env: { OKTA_API_TOKEN: TOKEN } },
     );
     expect(audit.stderr).not.toMatch(/\b(error|warn)\b/i);
