@@ -58,10 +58,15 @@ export async function statusCommand(runId: string | undefined, flags: RawOptions
     }
     if (!(await store.getMeta(runId))) throw new ExitError(EXIT.USAGE, `No run ${runId} under prefix ${config.prefix}. \`bulk-enroll status\` lists runs.`);
     if (flags.watch) {
+      const { CallRate, readCallStats } = await import('../progress.js');
       const progress = createProgress({ label: `run ${runId}`, intervalMs: 2000 });
+      const calls = new CallRate();
       for (;;) {
         const s = await readStatus(store, runId);
-        progress.update({ done: s.done, total: s.total ?? undefined, ...s.outcomes });
+        // Calls and 429s of every worker on this Redis and prefix (they publish their limiter's counters).
+        const c = await readCallStats(redis, config.prefix).catch(() => undefined);
+        const callFields = c?.processes ? calls.fields(c, Date.now(), c.budgetPerMinute) : {};
+        progress.update({ done: s.done, total: s.total ?? undefined, ...s.outcomes, ...callFields });
         if (s.finished) break;
         await new Promise((r) => setTimeout(r, 500));
       }

@@ -11,7 +11,7 @@ import type { ProcessConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 import { registerSecret } from '../logger.js';
 import { createOktaClient } from '../okta/client.js';
-import { sswsAuth } from '../okta/auth-ssws.js';
+import { createAuth } from '../okta/auth.js';
 import type { OktaClient } from '../okta/types.js';
 import { createSharedLimiter, type SharedLimiter } from '../limiter/index.js';
 import { jobIds, QUEUES } from '../runs/keys.js';
@@ -23,6 +23,7 @@ import { createRedis, watchRedis } from './connection.js';
 import { feedRun } from './feeder.js';
 import { Reconciler } from './reconciler.js';
 import { retryDelay } from './backoff.js';
+import { countersOf, publishCallStats } from '../progress.js';
 
 export interface RuntimeOptions {
   config: ProcessConfig;
@@ -110,7 +111,6 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const workers: Worker[] = [];
 
   if (runWorkers) {
-    registerSecret(config.token);
     limiter = await createSharedLimiter({
       redisUrl: config.redisUrl,
       prefix: config.prefix,
@@ -122,7 +122,8 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       pollShare: config.pollShare,
       logger,
     });
-    const auth = sswsAuth(config.token);
+    // The API token, or the service app's key and each access token it is issued: masked in every log line.
+    const auth = createAuth(config, { warn: (message, meta) => logger.warn(message, meta), onSecret: registerSecret });
     const common = {
       orgUrl: config.orgUrl,
       auth,
@@ -199,6 +200,8 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     makeWorker(QUEUES.enroll, processEnroll);
     makeWorker(QUEUES.poll, processPoll);
   }
+  // Calls and 429s of this process, for `status --watch` and the dashboard on other machines.
+  const callStats = limiter ? publishCallStats(redis, config.prefix, () => countersOf(limiter?.stats()), { budgetPerMinute: config.rateLimit }) : undefined;
 
   // Feeder and reconciler loops (only in processes that run workers).
   let stopping = false;
@@ -258,6 +261,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     ]);
     await Promise.all(workers.map((w) => w.close(true).catch(() => undefined)));
     await Promise.all([enrollQueue.close().catch(() => undefined), pollQueue.close().catch(() => undefined)]);
+    await callStats?.stop();
     await okta?.close().catch(() => undefined);
     await oktaPoll?.close().catch(() => undefined);
     await limiter?.close().catch(() => undefined);

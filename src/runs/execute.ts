@@ -11,7 +11,8 @@ import { writeReport } from '../csv/report.js';
 import { EXIT, ExitError, FatalRunError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { startRuntime, type Runtime } from '../queue/runtime.js';
-import { createProgress } from '../progress.js';
+import { CallRate, countersOf, createProgress } from '../progress.js';
+import { collectSummary, formatSummaryTable, summaryPathFor, writeSummaryHtml } from '../summary/html.js';
 import { writeManifest } from './manifest.js';
 import { reportRows } from './report-rows.js';
 import type { RunStore } from './store.js';
@@ -54,6 +55,11 @@ export interface RunSummary {
   reportSha256: string;
   /** `<report>.manifest.json`, when it was written. */
   manifestPath?: string;
+  /** `<report>.html`, when it was written. */
+  summaryPath?: string;
+  /** Okta calls this process made (and 429 answers), from the shared limiter. */
+  calls?: number;
+  rateLimited?: number;
 }
 
 export async function writeRunReport(store: RunStore, runId: string, file: string): Promise<{ rows: number; sha256: string }> {
@@ -62,15 +68,16 @@ export async function writeRunReport(store: RunStore, runId: string, file: strin
 }
 
 export function formatSummary(s: RunSummary): string {
-  const secs = (s.durationMs / 1000).toFixed(1);
   const lines = [
-    `Run ${s.runId}: ${s.total} rows in ${secs} s`,
-    `  activated ${s.activated}`,
-    `  expired   ${s.expired}`,
-    `  failed    ${s.failed}`,
+    formatSummaryTable({
+      runId: s.runId,
+      counts: { total: s.total, activated: s.activated, expired: s.expired, failed: s.failed, pending: s.pending },
+      durationMs: s.durationMs,
+      ...(s.calls !== undefined ? { calls: s.calls, rateLimited: s.rateLimited ?? 0 } : {}),
+    }),
   ];
-  if (s.pending) lines.push(`  pending   ${s.pending}`);
   lines.push(`Report: ${s.reportPath}`);
+  if (s.summaryPath) lines.push(`Summary: ${s.summaryPath}`);
   if (s.manifestPath) lines.push(`Manifest: ${s.manifestPath}`);
   return lines.join('\n');
 }
@@ -82,6 +89,7 @@ export async function executeRun(opts: ExecuteOptions): Promise<RunSummary> {
   const runtime = opts.runtime ?? (await startRuntime({ config, logger }));
   const { store } = runtime;
   const progress = createProgress({ tty: opts.tty, label: `run ${runId}` });
+  const callRate = new CallRate();
   let outcome: 'finished' | 'stopped' | 'fatal' = 'finished';
   let fatalError: Error | undefined;
   try {
@@ -95,7 +103,14 @@ export async function executeRun(opts: ExecuteOptions): Promise<RunSummary> {
     });
     for (;;) {
       const [m, c] = await Promise.all([store.getMeta(runId), store.counts(runId)]);
-      progress.update({ done: c.done, total: m?.total, activated: c.activated, expired: c.expired, failed: c.failed });
+      progress.update({
+        done: c.done,
+        total: m?.total,
+        activated: c.activated,
+        expired: c.expired,
+        failed: c.failed,
+        ...callRate.fields(countersOf(runtime.limiter?.stats()), Date.now(), config.rateLimit),
+      });
       if (m?.state === 'finished') break;
       if (fatalError) {
         outcome = 'fatal';
@@ -147,6 +162,25 @@ export async function executeRun(opts: ExecuteOptions): Promise<RunSummary> {
       logger.error(`could not write the manifest for ${opts.reportPath}: ${(err as Error).message}`);
     }
   }
+  const calls = countersOf(runtime.limiter?.stats());
+  const durationMs = Date.now() - (opts.manifest?.startedAt?.getTime() ?? started);
+  let summaryPath: string | undefined;
+  if (reportSha) {
+    try {
+      const meta = await store.getMeta(runId);
+      summaryPath = await writeSummaryHtml(summaryPathFor(opts.reportPath), {
+        runId,
+        ...(meta?.fileName ? { source: meta.fileName } : {}),
+        ...(await collectSummary(reportRows(store, runId))),
+        durationMs,
+        ...(calls ? { calls: calls.calls, rateLimited: calls.rateLimited } : {}),
+        reportPath: opts.reportPath,
+        generatedAt: new Date(),
+      });
+    } catch (err) {
+      logger.error(`could not write the HTML summary for ${opts.reportPath}: ${(err as Error).message}`);
+    }
+  }
   const summary: RunSummary = {
     runId,
     total: counts?.total ?? 0,
@@ -154,10 +188,12 @@ export async function executeRun(opts: ExecuteOptions): Promise<RunSummary> {
     expired: counts?.expired ?? 0,
     failed: counts?.failed ?? 0,
     pending: counts?.pending ?? 0,
-    durationMs: Date.now() - started,
+    durationMs,
     reportPath: opts.reportPath,
     reportSha256: reportSha,
     ...(manifestPath ? { manifestPath } : {}),
+    ...(summaryPath ? { summaryPath } : {}),
+    ...(calls ? { calls: calls.calls, rateLimited: calls.rateLimited } : {}),
   };
   if (outcome === 'fatal') {
     throw new FatalRunError(fatalError!.message, `Partial report: ${opts.reportPath}. Continue with: bulk-enroll resume ${runId}`);
