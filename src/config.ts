@@ -10,14 +10,33 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { ConfigError } from './errors.js';
+import { DEFAULT_SCOPES, loadSigningKey } from './okta/auth-oauth.js';
 
 export const SECOND = 1000;
 export const MINUTE = 60 * SECOND;
 
+/** OAuth 2.0 service app (client credentials with a private_key_jwt assertion). */
+export interface OAuthConfig {
+  clientId: string;
+  /** PEM or JWK JSON text of the app's private key; held in memory only. */
+  privateKey: string;
+  /** Where the key was read from (for messages). */
+  privateKeyFile: string;
+  /** kid of the public key registered on the app. */
+  keyId?: string;
+  scopes: string[];
+  /** Send DPoP proofs (the app requires them: Okta's default for new API service apps). */
+  dpop: boolean;
+}
+
 export interface ProcessConfig {
   orgUrl: string;
-  /** SSWS API token; held in memory only. */
+  /** `ssws`: API token; `oauth`: service app. */
+  authMode: 'ssws' | 'oauth';
+  /** SSWS API token; held in memory only. Empty in oauth mode. */
   token: string;
+  /** Set in oauth mode. */
+  oauth?: OAuthConfig;
   redisUrl: string;
   /** Namespace for every Redis key (BullMQ queues and run state). */
   prefix: string;
@@ -74,6 +93,7 @@ export const DEFAULT_RUN_SETTINGS: RunSettings = {
 
 export function defaultProcessConfig(): Omit<ProcessConfig, 'orgUrl' | 'token'> {
   return {
+    authMode: 'ssws',
     redisUrl: 'redis://127.0.0.1:6379',
     prefix: 'bulk-enroll',
     rateLimit: 300,
@@ -151,6 +171,64 @@ export function checkOrgUrl(value: string): string | undefined {
   return undefined;
 }
 
+const TRUE = ['1', 'true', 'yes', 'on'];
+const FALSE = ['0', 'false', 'no', 'off'];
+
+function readPrivateKeyFile(path: string, problems: Problems, warn?: (m: string) => void): string | undefined {
+  const name = '--private-key / OKTA_PRIVATE_KEY_FILE';
+  try {
+    const st = statSync(path);
+    if (!st.isFile()) {
+      problems.add(`${name}: expected a file holding a PEM or JWK private key, got ${st.isDirectory() ? 'a directory' : 'something that is not a regular file'} at ${path}`);
+      return undefined;
+    }
+    if ((st.mode & 0o077) !== 0 && warn) {
+      warn(`--private-key ${path} is readable by other users (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it`);
+    }
+    const text = readFileSync(path, 'utf8');
+    if (!text.trim()) {
+      problems.add(`${name}: ${path} is empty`);
+      return undefined;
+    }
+    try {
+      loadSigningKey(text);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      for (const p of err.problems) problems.add(`${name}: ${path}: ${p.replace(/^privateKey: /, '')}`);
+      return undefined;
+    }
+    return text;
+  } catch (err) {
+    problems.add(`${name}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    return undefined;
+  }
+}
+
+function loadOAuth(flags: RawOptions, env: NodeJS.ProcessEnv, p: Problems, warn?: (m: string) => void): OAuthConfig | undefined {
+  const clientId = (pick(flags, env, 'clientId', 'OKTA_CLIENT_ID') as string | undefined)?.trim();
+  if (!clientId) p.add("--client-id / OKTA_CLIENT_ID: required with --auth oauth (the service app's client id, 0oa…)");
+  else if (/\s/.test(clientId)) p.add(`--client-id / OKTA_CLIENT_ID: expected a client id without spaces, got \`${clientId}\``);
+  const keyFile = pick(flags, env, 'privateKey', 'OKTA_PRIVATE_KEY_FILE') as string | undefined;
+  let privateKey: string | undefined;
+  if (!keyFile) p.add("--private-key / OKTA_PRIVATE_KEY_FILE: required with --auth oauth (a file holding the app's private key, PEM or JWK)");
+  else privateKey = readPrivateKeyFile(keyFile, p, warn);
+  const keyIdRaw = pick(flags, env, 'keyId', 'OKTA_KEY_ID') as string | undefined;
+  const keyId = keyIdRaw?.trim() || undefined;
+  const scopesRaw = pick(flags, env, 'scopes', 'OKTA_SCOPES') as string | undefined;
+  const scopes = scopesRaw === undefined ? [...DEFAULT_SCOPES] : [...new Set(scopesRaw.split(/[\s,]+/).filter(Boolean))];
+  if (!scopes.length) p.add(`--scopes / OKTA_SCOPES: expected scope names such as ${DEFAULT_SCOPES.join(' ')}, got \`${scopesRaw ?? ''}\``);
+  for (const s of scopes) if (!/^[\x21\x23-\x5B\x5D-\x7E]+$/.test(s)) p.add(`--scopes / OKTA_SCOPES: expected scope names without quotes or backslashes, got \`${s}\``);
+  let dpop = false;
+  if (flags.dpop === true) dpop = true;
+  else if (env.OKTA_DPOP !== undefined && env.OKTA_DPOP !== '') {
+    const v = env.OKTA_DPOP.trim().toLowerCase();
+    if (TRUE.includes(v)) dpop = true;
+    else if (!FALSE.includes(v)) p.add(`OKTA_DPOP: expected true or false, got \`${env.OKTA_DPOP}\``);
+  }
+  if (!clientId || !privateKey || !keyFile) return undefined;
+  return { clientId, privateKey, privateKeyFile: keyFile, ...(keyId ? { keyId } : {}), scopes, dpop };
+}
+
 function readTokenFile(path: string, problems: Problems, warn?: (m: string) => void): string | undefined {
   try {
     const st = statSync(path);
@@ -174,7 +252,24 @@ export function loadProcessConfig(flags: RawOptions, opts: LoadOptions = {}): Pr
   const orgUrlRaw = pick(flags, env, 'orgUrl', 'OKTA_ORG_URL') as string | undefined;
   let orgUrl = '';
   let token = '';
-  if (opts.needOkta !== false) {
+  const modeRaw = ((pick(flags, env, 'auth', 'OKTA_AUTH_MODE') as string | undefined) ?? d.authMode).trim().toLowerCase();
+  let authMode: ProcessConfig['authMode'] = d.authMode;
+  if (modeRaw === 'ssws' || modeRaw === 'oauth') authMode = modeRaw;
+  else p.add(`--auth / OKTA_AUTH_MODE: expected ssws or oauth, got \`${modeRaw}\``);
+  let oauth: OAuthConfig | undefined;
+  if (opts.needOkta !== false && authMode === 'oauth') {
+    if (!orgUrlRaw) p.add('--org-url / OKTA_ORG_URL: required (your Okta org, e.g. https://example.okta.com)');
+    else {
+      const bad = checkOrgUrl(orgUrlRaw);
+      if (bad) p.add(`--org-url / OKTA_ORG_URL: ${bad}`);
+      else orgUrl = new URL(orgUrlRaw).origin;
+    }
+    if (flags.tokenFile !== undefined) p.add('--token-file: not used with --auth oauth (the service app signs in with --client-id and --private-key); drop one of them');
+    oauth = loadOAuth(flags, env, p, opts.warn);
+  } else if (opts.needOkta !== false) {
+    for (const [flag, name] of [['clientId', '--client-id'], ['privateKey', '--private-key'], ['keyId', '--key-id'], ['scopes', '--scopes'], ['dpop', '--dpop']] as const) {
+      if (flags[flag] !== undefined) p.add(`${name}: only used with --auth oauth (or OKTA_AUTH_MODE=oauth); the API token mode is in effect`);
+    }
     if (!orgUrlRaw) p.add('--org-url / OKTA_ORG_URL: required (your Okta org, e.g. https://example.okta.com)');
     else {
       const bad = checkOrgUrl(orgUrlRaw);
@@ -214,7 +309,9 @@ export function loadProcessConfig(flags: RawOptions, opts: LoadOptions = {}): Pr
   p.throwIfAny();
   return {
     orgUrl,
+    authMode,
     token,
+    ...(oauth ? { oauth } : {}),
     redisUrl,
     prefix,
     rateLimit,

@@ -16,6 +16,12 @@ export function addOktaOptions(cmd: Command): Command {
   return cmd
     .option('--org-url <url>', 'Okta org URL, e.g. https://example.okta.com (env OKTA_ORG_URL)')
     .option('--token-file <path>', 'file holding the API token (else env OKTA_API_TOKEN); should be mode 600')
+    .option('--auth <mode>', 'ssws (API token, default) or oauth (OAuth 2.0 service app) (env OKTA_AUTH_MODE)')
+    .option('--client-id <id>', 'OAuth: the service app\'s client id (env OKTA_CLIENT_ID)')
+    .option('--private-key <file>', 'OAuth: the app\'s private key, PEM or JWK JSON (env OKTA_PRIVATE_KEY_FILE); should be mode 600')
+    .option('--key-id <kid>', 'OAuth: kid of the app\'s public key (env OKTA_KEY_ID; default: the JWK\'s kid)')
+    .option('--scopes <list>', 'OAuth: scopes to request, space or comma separated (env OKTA_SCOPES; default okta.users.manage okta.users.read okta.groups.read okta.logs.read)')
+    .option('--dpop', 'OAuth: bind tokens with DPoP proofs, for apps that require DPoP (env OKTA_DPOP=true)')
     .option('--allow-insecure-http', 'allow plain http:// to a non-loopback org URL (a simulator in a private network only)')
     .option('--request-timeout-ms <ms>', 'timeout of one Okta request (default 15000)');
 }
