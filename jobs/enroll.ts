@@ -11,6 +11,7 @@ import type { EnrollRequest, FactorView } from '../src/okta/types.js';
 import { unpackInput, type Progress } from '../src/runs/records.js';
 import type { InputRow } from '../src/csv/input-row.js';
 import type { RunSettings } from '../src/config.js';
+import type { RunMeta } from '../src/runs/store.js';
 import type { JobContext, JobDeps, RowJobData } from './context.js';
 import { failedRecord, handleJobError } from './outcome.js';
 import { continueWaiting, joinNote, recordFactor } from './factor-state.js';
@@ -48,13 +49,14 @@ export async function processEnroll(data: RowJobData, ctx: JobContext, deps: Job
   }
   const input = unpackInput(row, packed);
   try {
-    await enrollRow(data, input, p, settings, ctx, deps);
+    await enrollRow(data, input, p, meta, ctx, deps);
   } catch (err) {
     await handleJobError(err, data, p, ctx, deps);
   }
 }
 
-async function enrollRow(data: RowJobData, input: InputRow, p: Progress, settings: RunSettings, ctx: JobContext, deps: JobDeps): Promise<void> {
+async function enrollRow(data: RowJobData, input: InputRow, p: Progress, meta: RunMeta, ctx: JobContext, deps: JobDeps): Promise<void> {
+  const settings = meta.settings;
   const { store, okta } = deps;
   const { runId, row } = data;
 
@@ -90,9 +92,12 @@ async function enrollRow(data: RowJobData, input: InputRow, p: Progress, setting
   }
 
   // 4. An earlier try may have reached Okta (the row says so, the job was retried or handed
-  //    back, or Redis has just come back and may have lost that mark): look first.
-  if (p.s === 'enrolling' || (p.rq ?? 0) > 0 || ctx.attemptsMade > 0 || (await store.isRecovering())) {
-    if (await adoptExisting(data, input, p, settings, deps, 'adopted after an interrupted try')) return;
+  //    back, Redis has just come back and may have lost that mark, or this file ran before):
+  //    look first.
+  const rerun = Boolean(meta.rerunOf);
+  if (rerun || p.s === 'enrolling' || (p.rq ?? 0) > 0 || ctx.attemptsMade > 0 || (await store.isRecovering())) {
+    const note = rerun && p.s !== 'enrolling' ? `enrolled by an earlier run of this file (${meta.rerunOf})` : 'adopted after an interrupted try';
+    if (await adoptExisting(data, input, p, settings, deps, note)) return;
   }
 
   p.s = 'enrolling';

@@ -44,7 +44,9 @@ export async function ingestCsv(
 ): Promise<IngestResult> {
   const summary = await inspectInput(file, opts.readOptions);
   const runId = opts.runId ?? newRunId();
+  const earlier = await store.runOfFile(summary.sha256);
   await store.createRun({
+    rerunOf: earlier && earlier !== runId ? earlier : undefined,
     id: runId,
     createdAt: new Date().toISOString(),
     command: opts.command ?? 'run',

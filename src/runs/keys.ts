@@ -27,6 +27,7 @@ export function globalKeys(prefix: string) {
     active: `${prefix}:be:runs:active`,
     reconcileLock: `${prefix}:be:reconcile-lock`,
     recovering: `${prefix}:be:recovering`,
+    bySha: `${prefix}:be:runs:by-sha256`,
   };
 }
 

@@ -31,6 +31,8 @@ export interface RunMeta {
   /** Rows handed to the queues so far (the feed cursor: rows 1..fed). */
   fed: number;
   settings: RunSettings;
+  /** An earlier run of the same file (same SHA-256): its factors may exist, so enrollments look first. */
+  rerunOf?: string;
 }
 
 export interface RunCounts {
@@ -148,11 +150,10 @@ export class RunStore {
     if (meta.sha256) fields.sha256 = meta.sha256;
     if (meta.bytes !== undefined) fields.bytes = String(meta.bytes);
     if (meta.total !== undefined) fields.total = String(meta.total);
-    await this.redis
-      .multi()
-      .hset(k.meta, fields)
-      .zadd(this.global.runs, Date.parse(meta.createdAt), meta.id)
-      .exec();
+    if (meta.rerunOf) fields.rerunOf = meta.rerunOf;
+    const m = this.redis.multi().hset(k.meta, fields).zadd(this.global.runs, Date.parse(meta.createdAt), meta.id);
+    if (meta.sha256) m.hset(this.global.bySha, meta.sha256, meta.id);
+    await m.exec();
   }
 
   async getMeta(runId: string, maxAgeMs = 0): Promise<RunMeta | undefined> {
@@ -174,6 +175,7 @@ export class RunStore {
       stored: Number(h.stored ?? 0),
       fed: Number(h.fed ?? 0),
       settings: JSON.parse(h.settings ?? '{}') as RunSettings,
+      rerunOf: h.rerunOf || undefined,
     };
     this.metaCache.set(runId, { meta, at: Date.now() });
     return meta;
@@ -192,6 +194,11 @@ export class RunStore {
     const v = (await this.redis.exists(this.global.recovering)) === 1;
     this.recoveringCache = { value: v, at: Date.now() };
     return v;
+  }
+
+  /** The latest run of a file with this SHA-256, if any. */
+  async runOfFile(sha256: string): Promise<string | undefined> {
+    return (await this.redis.hget(this.global.bySha, sha256)) ?? undefined;
   }
 
   async setTotal(runId: string, total: number): Promise<void> {

@@ -1,0 +1,206 @@
+/**
+ * The three promises under stress, with the real simulator over HTTP and a real Redis:
+ * faults (5xx and answers lost after Okta processed the request) still give exact
+ * outcomes and no duplicate factor; re-running a file enrolls nothing new; bad files
+ * stop before anything is enqueued; the API token appears nowhere it could be read.
+ */
+import { createServer, type Server } from 'node:http';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startSimulator, type SimulatorHandle } from '../../src/simulator/index.js';
+import { runCommand } from '../../src/commands/run.js';
+import { buildScenario } from '../helpers/scenario.js';
+import { cleanPrefix, redisUrl, uniquePrefix } from '../helpers/redis.js';
+import { killAll, runCli } from '../helpers/cli.js';
+import { readReportFile } from '../helpers/report.js';
+
+let dir: string;
+let sim: SimulatorHandle | undefined;
+let prefix: string;
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'be-safety-'));
+  prefix = uniquePrefix('safety');
+});
+afterEach(async () => {
+  await killAll();
+  await sim?.close();
+  sim = undefined;
+  await cleanPrefix(redisUrl(), prefix);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const sink = () => {
+  const chunks: string[] = [];
+  return { stream: { write: (s: string) => chunks.push(s) } as unknown as NodeJS.WritableStream, text: () => chunks.join('') };
+};
+
+function baseFlags(report: string, extra: Record<string, string> = {}) {
+  return {
+    report,
+    orgUrl: sim!.url,
+    redis: redisUrl(),
+    prefix,
+    rateLimit: '100000',
+    usersRateLimit: '100000',
+    pollInitialMs: '100',
+    retryBaseMs: '20',
+    logFile: join(dir, 'run.log'),
+    logLevel: 'debug',
+    ...extra,
+  };
+}
+
+describe('faults', () => {
+  it('5xx and answers lost after processing: exact outcomes, no duplicate factor', async () => {
+    const scenario = buildScenario(dir, { users: 200, seed: 3 });
+    const token = 'fault-token-0123456789';
+    sim = await startSimulator({
+      usersCsv: scenario.directoryCsv,
+      activationTtlMs: 2000,
+      onDuplicate: 'allow',
+      errorRate: 0.05,
+      resetRate: 0.05,
+      seed: 9,
+      rateLimit: 100_000,
+      token,
+    });
+    const report = join(dir, 'report.csv');
+    await runCommand(scenario.inputCsv, baseFlags(report, { attempts: '12' }), { env: { OKTA_API_TOKEN: token }, out: sink().stream });
+    const rows = readReportFile(report);
+    const bad = scenario.expected.filter((e, i) => rows[i]?.outcome !== e.outcome || (e.errorCode && rows[i]?.errorCode !== e.errorCode));
+    expect(bad.map((b) => ({ ...b, got: rows[b.row - 1] }))).toEqual([]);
+    const stats = sim.stats();
+    expect(stats.connectionResets).toBeGreaterThan(0);
+    expect(stats.injectedErrors).toBeGreaterThan(0);
+    expect(stats.duplicateEnrollments).toBe(0);
+    // some rows needed more than one try, and the report says so
+    expect(rows.some((r) => Number(r.attempts) > 1 || (r.note ?? '').includes('adopted'))).toBe(true);
+  }, 120_000);
+});
+
+describe('re-running a file', () => {
+  it('enrolls nothing new the second time and reports the first run\'s factors', async () => {
+    const scenario = buildScenario(dir, { users: 60, seed: 4 });
+    const token = 'rerun-token-0123456789';
+    sim = await startSimulator({ usersCsv: scenario.directoryCsv, activationTtlMs: 1500, onDuplicate: 'allow', rateLimit: 100_000, token });
+    const first = join(dir, 'first.csv');
+    await runCommand(scenario.inputCsv, baseFlags(first), { env: { OKTA_API_TOKEN: token }, out: sink().stream });
+    const enrollsAfterFirst = sim.stats().enrollCalls;
+    const second = join(dir, 'second.csv');
+    await runCommand(scenario.inputCsv, baseFlags(second), { env: { OKTA_API_TOKEN: token }, out: sink().stream });
+    expect(sim.stats().enrollCalls).toBe(enrollsAfterFirst);
+    expect(sim.stats().duplicateEnrollments).toBe(0);
+    const a = readReportFile(first);
+    const b = readReportFile(second);
+    for (let i = 0; i < a.length; i++) {
+      if (a[i]!.outcome === 'activated') {
+        expect(b[i]!.outcome).toBe('activated');
+        expect(b[i]!.factorId).toBe(a[i]!.factorId);
+        expect(b[i]!.note).toContain('already active');
+      }
+    }
+  }, 120_000);
+});
+
+describe('bad input files', () => {
+  const expected = JSON.parse(readFileSync(join(__dirname, '..', 'fixtures', 'bad', 'expected.json'), 'utf8')) as Record<string, { error?: { message: string } }>;
+  const fileLevel = Object.entries(expected).filter(([, v]) => v.error);
+
+  it.each(fileLevel.map(([f, v]) => [f, v.error!.message]))('run %s → exit 2 with a clear message, nothing enqueued', async (file, message) => {
+    const r = await runCli(['run', join('test', 'fixtures', 'bad', file), '--report', join(dir, 'r.csv')], {
+      env: { OKTA_API_TOKEN: 'x-token-123456', OKTA_ORG_URL: 'http://127.0.0.1:9', REDIS_URL: redisUrl(), BULK_ENROLL_PREFIX: prefix },
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(message);
+    expect(r.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/); // no stack trace
+    const redis = new Redis(redisUrl());
+    try {
+      expect(await redis.keys(`${prefix}*`)).toEqual([]);
+    } finally {
+      redis.disconnect();
+    }
+  }, 60_000);
+
+  it('lists every configuration problem at once', async () => {
+    const r = await runCli(['run', 'samples/users.csv', '--report', join(dir, 'r.csv'), '--rate-limit', 'fast', '--max-concurrent', '500'], {
+      env: { OKTA_API_TOKEN: '', OKTA_ORG_URL: '', REDIS_URL: redisUrl() },
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--org-url / OKTA_ORG_URL: required');
+    expect(r.stderr).toContain('OKTA_API_TOKEN or --token-file: required');
+    expect(r.stderr).toContain('--rate-limit: expected a whole number from 1, got `fast`');
+    expect(r.stderr).toContain('--max-concurrent: expected a whole number from 1 to 75, got `500`');
+  }, 60_000);
+});
+
+describe('token safety', () => {
+  let foreign: Server | undefined;
+  afterEach(async () => {
+    await new Promise<void>((r) => (foreign ? foreign.close(() => r()) : r()));
+    foreign = undefined;
+  });
+
+  it('the token appears in no log, Redis key or value, report or output, and never reaches a foreign host', async () => {
+    const token = `SECRETTOKEN${Date.now()}x0Z9`;
+    const seen: string[] = [];
+    foreign = createServer((req, res) => {
+      seen.push(String(req.headers.authorization ?? ''));
+      res.end('{}');
+    });
+    await new Promise<void>((r) => foreign!.listen(0, '127.0.0.1', () => r()));
+    const foreignPort = (foreign.address() as { port: number }).port;
+    const scenario = buildScenario(dir, { users: 40, seed: 8 });
+    sim = await startSimulator({
+      dialect: 'seed',
+      usersCsv: scenario.directoryCsv,
+      activationTtlMs: 1500,
+      rateLimit: 100_000,
+      token,
+      linkBase: `http://127.0.0.1:${foreignPort}`,
+    });
+    const env = { OKTA_API_TOKEN: token, OKTA_ORG_URL: sim.url, REDIS_URL: redisUrl(), BULK_ENROLL_PREFIX: prefix };
+    const report = join(dir, 'report.csv');
+    const logFile = join(dir, 'logs', 'run.log');
+    const r = await runCli(['run', scenario.inputCsv, '--report', report, '--log-file', logFile, '--log-level', 'debug', '--rate-limit', '100000', '--users-rate-limit', '100000', '--poll-initial-ms', '100'], { env });
+    expect(r.code, r.stderr).toBe(0);
+    // also a run that fails on the token (401 paths print errors)
+    const bad = await runCli(['run', scenario.inputCsv, '--report', join(dir, 'bad.csv'), '--log-file', logFile], { env: { ...env, OKTA_API_TOKEN: `${token}WRONG` } });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('Okta rejected the credentials');
+
+    const haystacks: Array<[string, string]> = [
+      ['stdout', r.stdout + bad.stdout],
+      ['stderr', r.stderr + bad.stderr],
+      ['report', readFileSync(report, 'utf8')],
+    ];
+    for (const f of readdirSync(join(dir, 'logs'))) haystacks.push([`log ${f}`, readFileSync(join(dir, 'logs', f), 'utf8')]);
+    for (const f of readdirSync(dir).filter((x) => x.endsWith('.json') || x.endsWith('.html'))) haystacks.push([f, readFileSync(join(dir, f), 'utf8')]);
+    const redis = new Redis(redisUrl());
+    try {
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+        cursor = next;
+        for (const key of keys) {
+          const type = await redis.type(key);
+          const dump = await redis.dumpBuffer(key);
+          haystacks.push([`redis key ${key}`, key]);
+          if (dump) haystacks.push([`redis ${type} ${key}`, dump.toString('latin1')]);
+          if (type === 'hash') haystacks.push([`redis hash ${key}`, JSON.stringify(await redis.hgetall(key))]);
+          if (type === 'string') haystacks.push([`redis string ${key}`, String(await redis.get(key))]);
+        }
+      } while (cursor !== '0');
+    } finally {
+      redis.disconnect();
+    }
+    expect(haystacks.length).toBeGreaterThan(5);
+    const leaks = haystacks.filter(([, text]) => text.includes(token)).map(([where]) => where);
+    expect(leaks).toEqual([]);
+    expect(seen.filter((a) => a.includes(token))).toEqual([]);
+    expect(seen).toEqual([]); // the foreign host was never contacted at all
+  }, 120_000);
+});
