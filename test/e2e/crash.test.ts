@@ -119,3 +119,27 @@ describe('crash safety', () => {
     }, 240_000);
   }
 });
+
+describe('interrupted run', () => {
+  it('Ctrl-C stops `run` cleanly and `resume` finishes it with exact outcomes', async () => {
+    const scenario = buildScenario(dir, { users: 300, seed: 21, scanMs: [500, 2500] });
+    const token = 'resume-token-0123456789abcdef';
+    sim = await startSimulator({ usersCsv: scenario.directoryCsv, activationTtlMs: 3000, onDuplicate: 'allow', latencyMs: [5, 20], rateLimit: 1_000_000, token });
+    const env = { OKTA_API_TOKEN: token, REDIS_URL: redisUrl(), BULK_ENROLL_PREFIX: prefix, OKTA_ORG_URL: sim.url };
+    const report = join(dir, 'report.csv');
+    const args = ['--rate-limit', '1000000', '--users-rate-limit', '1000000', ...FAST, '--log-file', join(dir, 'run.log')];
+    const run = startCli(['run', scenario.inputCsv, '--report', report, '--poll-initial-ms', '200', ...args], { env });
+    const started = await run.waitForOutput(/run (\d{8}-\d{6}-[a-z0-9]+)/, 30_000);
+    const runId = started[1]!;
+    await waitUntil(env, runId, (s) => s.done > 60, 60_000);
+    run.child.kill('SIGINT');
+    expect(await run.exited).toBe(130);
+    expect(run.stderr()).toContain(`bulk-enroll resume ${runId}`);
+    const mid = await status(env, runId);
+    expect(mid.finished).toBe(false);
+    const resumed = await runCli(['resume', runId, '--report', report, ...args], { env, timeoutMs: 120_000 });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stdout).toContain(`${scenario.expected.length} rows`);
+    await checkReport(env, runId, scenario);
+  }, 240_000);
+});
