@@ -5,6 +5,13 @@
  * row's progress says an earlier try was sent), the user's factors are listed and an
  * existing factor of the type is adopted instead of enrolling again; an E0000001
  * answer to the enroll itself leads to the same adoption.
+ *
+ * Re-enrollment runs (settings.revisit: `reenroll` and nightly runs) always look first:
+ * an ACTIVE factor is left alone ("already active"), an expired push activation is
+ * restarted through its activate link, a missing factor is enrolled. Every enrollment
+ * and every restart, in any run, is counted per user and factor type across runs
+ * (src/reenroll/attempts.ts); with a cap (settings.maxActivations) a user at the cap
+ * ends `failed` MAX_ATTEMPTS without a new activation (a revisit: without any request).
  */
 import { OktaApiError } from '../src/okta/errors.js';
 import type { EnrollRequest, FactorView } from '../src/okta/types.js';
@@ -15,6 +22,8 @@ import type { RunMeta } from '../src/runs/store.js';
 import type { JobContext, JobDeps, RowJobData } from './context.js';
 import { failedRecord, handleJobError } from './outcome.js';
 import { continueWaiting, joinNote, recordFactor } from './factor-state.js';
+import { ledgerOf, maxAttemptsSummary } from '../src/reenroll/attempts.js';
+import { revisitOf } from '../src/reenroll/settings.js';
 
 /** How long a row waits for a lower row given by login to be resolved. */
 const CLAIM_WAIT_MS = 300;
@@ -84,11 +93,29 @@ async function enrollRow(data: RowJobData, input: InputRow, p: Progress, meta: R
     return;
   }
 
-  // 3. We already hold a factor (this job ran before and got that far): keep polling it.
+  // 3. We already hold a factor (this job ran before and got that far): finish a restart
+  //    that was cut short (a 429 on the factor, a retry), or keep polling.
+  if (p.s === 'enrolled' && p.fid && p.rs && p.al) {
+    await restartActivation(data, p, input.factorType, settings, deps);
+    return;
+  }
   if (p.s === 'enrolled' && p.fid) {
     const next = await continueWaiting(data, p, deps, settings);
     if (next.kind === 'poll') await deps.schedulePoll(runId, row, next.at);
     return;
+  }
+
+  // 3b. A revisit (reenroll): a user at the cap gets nothing, not even a look; else act on
+  //     the factor the user has (active: leave it; expired: restart; pending: poll it).
+  const { revisit, maxActivations: cap } = revisitOf(settings);
+  if (revisit) {
+    const full = await ledgerOf(store).atCap(uid, input.factorType, cap, runId, row);
+    if (full) {
+      await store.finalize(runId, row, failedRecord(p, 'MAX_ATTEMPTS', maxAttemptsSummary(full.count, cap!), deps.now()));
+      return;
+    }
+    if (await adoptExisting(data, input, p, settings, deps, '')) return;
+    p.n = joinNote(p.n, 'no factor of this type: enrolled');
   }
 
   // 4. An earlier try may have reached Okta (the row says so, the job was retried or handed
@@ -98,6 +125,13 @@ async function enrollRow(data: RowJobData, input: InputRow, p: Progress, meta: R
   if (rerun || p.s === 'enrolling' || (p.rq ?? 0) > 0 || ctx.attemptsMade > 0 || (await store.isRecovering())) {
     const note = rerun && p.s !== 'enrolling' ? `enrolled by an earlier run of this file (${meta.rerunOf})` : 'adopted after an interrupted try';
     if (await adoptExisting(data, input, p, settings, deps, note)) return;
+  }
+
+  // 5. Count the activation this enrollment starts (once per row and run, whatever the retries).
+  const charge = await ledgerOf(store).charge(uid, input.factorType, { cap, runId, row, step: 'e', now: deps.now() });
+  if (!charge.allowed) {
+    await store.finalize(runId, row, failedRecord(p, 'MAX_ATTEMPTS', maxAttemptsSummary(charge.count, cap!), deps.now()));
+    return;
   }
 
   p.s = 'enrolling';
@@ -129,8 +163,8 @@ export async function adoptExisting(data: RowJobData, input: InputRow, p: Progre
     factors.find((f) => f.factorType.toLowerCase() === wanted && f.state === 'waiting') ??
     factors.find((f) => f.factorType.toLowerCase() === wanted);
   if (!match) return false;
-  if (match.state === 'activated') p.n = joinNote(p.n, note.startsWith('already') ? 'already active' : `${note}: already active`);
-  else p.n = joinNote(p.n, note);
+  if (match.state === 'activated') p.n = joinNote(p.n, !note || note.startsWith('already') ? 'already active' : `${note}: already active`);
+  else if (note) p.n = joinNote(p.n, note);
   if (p.at === undefined || p.at === 0) p.at = 1;
   if (match.state === 'waiting' && !match.links.poll && match.links.self) {
     // A listed pending factor may carry no poll link: its own resource tells the status.
@@ -173,10 +207,9 @@ export async function applyFactor(data: RowJobData, p: Progress, view: FactorVie
       // An adopted factor whose activation had expired: restart it once in this run.
       if (p.al && (p.ra ?? 0) < 1) {
         p.ra = (p.ra ?? 0) + 1;
-        p.n = joinNote(p.n, 'expired activation restarted');
+        p.rs = 1;
         await store.setProgress(data.runId, data.row, p);
-        const restarted = await deps.okta.activate(p.uid!, { href: p.al, method: 'POST' });
-        await applyFactor(data, p, restarted, settings, deps, true);
+        await restartActivation(data, p, view.factorType, settings, deps);
         return;
       }
       await store.finalize(data.runId, data.row, {
@@ -194,4 +227,24 @@ export async function applyFactor(data: RowJobData, p: Progress, view: FactorVie
     default:
       await store.finalize(data.runId, data.row, failedRecord(p, 'UNEXPECTED_STATUS', `factor status ${view.status}`, now));
   }
+}
+
+/**
+ * Restart an expired activation through its activate link (p.al), counted as one
+ * attempt (at the cap: the row fails MAX_ATTEMPTS instead). p.rs marks the restart as
+ * not yet answered: a job parked by a 429 on the factor (Okta allows 5 activations per
+ * 5 minutes per factor) or retried after a 5xx comes back here, without a second charge.
+ */
+export async function restartActivation(data: RowJobData, p: Progress, factorType: string, settings: RunSettings, deps: JobDeps): Promise<void> {
+  const { store } = deps;
+  const cap = revisitOf(settings).maxActivations;
+  const charge = await ledgerOf(store).charge(p.uid!, factorType, { cap, runId: data.runId, row: data.row, step: `r${p.ra ?? 1}`, now: deps.now() });
+  if (!charge.allowed) {
+    await store.finalize(data.runId, data.row, failedRecord(p, 'MAX_ATTEMPTS', maxAttemptsSummary(charge.count, cap!), deps.now()));
+    return;
+  }
+  const restarted = await deps.okta.activate(p.uid!, { href: p.al!, method: 'POST' });
+  delete p.rs;
+  p.n = joinNote(p.n, 'expired activation restarted');
+  await applyFactor(data, p, restarted, settings, deps, true);
 }

@@ -59,6 +59,8 @@ export interface Progress {
   pn?: number;
   /** Activation restarts done by this run. */
   ra?: number;
+  /** A restart was asked for and not yet answered (retried after a 429 / 5xx). */
+  rs?: number;
   /** Note for the report. */
   n?: string;
   /** Times the reconciler handed this row back after its job was lost or stalled. */
