@@ -48,7 +48,8 @@ export async function auditCommand(
   const { loadProcessConfig } = await import('../config.js');
   const { createLogger, registerSecret } = await import('../logger.js');
   const { ConfigError, ExitError, EXIT, FatalRunError } = await import('../errors.js');
-  const { createOktaClient, sswsAuth, OktaApiError, ForeignOriginError, InsecureTransportError } = await import('../okta/index.js');
+  const { createOktaClient, OktaApiError, ForeignOriginError, InsecureTransportError } = await import('../okta/index.js');
+  const { createAuth } = await import('../okta/auth.js');
   const { runAudit, DEFAULT_AUDIT_CONCURRENCY } = await import('../audit/audit.js');
   const { checkUserList, usersFromGroup, usersFromList } = await import('../audit/sources.js');
   const { formatAuditSummary } = await import('../audit/summary.js');
@@ -98,7 +99,6 @@ export async function auditCommand(
   }
   if (problems.length || !config) throw new ConfigError(problems);
 
-  registerSecret(config.token);
   // A file that names no usable user stops here, before anything is read from Okta.
   if (usersFile) await checkUserList(usersFile);
   // Redis carries the shared rate limiter: every process reading from the org shares its budget.
@@ -118,7 +118,7 @@ export async function auditCommand(
   try {
     client = createOktaClient({
       orgUrl: config.orgUrl,
-      auth: sswsAuth(config.token),
+      auth: createAuth(config, { warn: (message, meta) => logger.warn(message, meta), onSecret: registerSecret }),
       timeoutMs: config.requestTimeoutMs,
       allowInsecureHttp: config.allowInsecureHttp,
       warn: (message, meta) => logger.warn(message, meta),
@@ -142,7 +142,9 @@ export async function auditCommand(
       });
     } catch (err) {
       if (err instanceof OktaApiError && err.status === 401) {
-        throw new FatalRunError(`Okta rejected the API token (${err.errorCode}: ${err.errorSummary}); no inventory was written.`, 'Check OKTA_API_TOKEN / --token-file and --org-url.');
+        const what = config.authMode === 'oauth' ? 'the service app\'s access token' : 'the API token';
+        const hint = config.authMode === 'oauth' ? 'Check --client-id, --private-key, --scopes and --org-url.' : 'Check OKTA_API_TOKEN / --token-file and --org-url.';
+        throw new FatalRunError(`Okta rejected ${what} (${err.errorCode}: ${err.errorSummary}); no inventory was written.`, hint);
       }
       if (err instanceof ForeignOriginError || err instanceof InsecureTransportError) throw new FatalRunError(`${err.message}; no inventory was written.`);
       throw err;
@@ -161,7 +163,7 @@ export async function auditCommand(
     const manifest = await writeManifest({
       command: 'audit',
       // The effective org and namespace, whether they came from flags or the environment.
-      options: { ...flags, orgUrl: config.orgUrl, prefix: config.prefix },
+      options: { ...flags, orgUrl: config.orgUrl, auth: config.authMode, prefix: config.prefix },
       startedAt,
       state: result.errors ? 'incomplete' : 'complete',
       ...(usersFile ? { input: usersFile } : {}),

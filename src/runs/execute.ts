@@ -142,7 +142,7 @@ export async function executeRun(opts: ExecuteOptions): Promise<RunSummary> {
         await writeManifest({
           command: m.command ?? meta?.command ?? 'run',
           runId,
-          options: { ...(m.options ?? {}), orgUrl: config.orgUrl, prefix: config.prefix },
+          options: { ...(m.options ?? {}), orgUrl: config.orgUrl, auth: config.authMode, prefix: config.prefix },
           startedAt: m.startedAt ?? new Date(started),
           state: outcome,
           // What the run ingested (hash taken when the file was stored), not the file as it is now.

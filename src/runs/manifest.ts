@@ -2,8 +2,8 @@
  * Run manifests: the evidence that ties an input file, a command and its report
  * together. Every `run`, `resume`, `reenroll` and `audit` writes `<report>.manifest.json`
  * next to its report: tool version, command and the options that shaped the result
- * (an allow-list: the API token, token file, Redis URL and signing key are never
- * recorded), operator and host, start and end time, the input file's and the
+ * (an allow-list: the API token, token file, OAuth private key, Redis URL and signing
+ * key are never recorded), operator and host, start and end time, the input file's and the
  * report's name, size and SHA-256, and counts per outcome (audit: per status).
  *
  * With a signing key (ed25519, PEM) the manifest carries `publicKey` (SPKI PEM) and
@@ -47,6 +47,11 @@ export const RECORDED_OPTIONS: readonly string[] = [
   'maxAttempts',
   // where and how fast
   'orgUrl',
+  'auth',
+  'clientId',
+  'keyId',
+  'scopes',
+  'dpop',
   'prefix',
   'allowInsecureHttp',
   'requestTimeoutMs',
