@@ -122,7 +122,7 @@ async function enrollRow(data: RowJobData, input: InputRow, p: Progress, meta: R
   //    back, Redis has just come back and may have lost that mark, or this file ran before):
   //    look first.
   const rerun = Boolean(meta.rerunOf);
-  if (rerun || p.s === 'enrolling' || (p.rq ?? 0) > 0 || ctx.attemptsMade > 0 || (await store.isRecovering())) {
+  if (!revisit && (rerun || p.s === 'enrolling' || (p.rq ?? 0) > 0 || ctx.attemptsMade > 0 || (await store.isRecovering()))) {
     const note = rerun && p.s !== 'enrolling' ? `enrolled by an earlier run of this file (${meta.rerunOf})` : 'adopted after an interrupted try';
     if (await adoptExisting(data, input, p, settings, deps, note)) return;
   }

@@ -107,3 +107,51 @@ export async function ingestCsv(
   await store.activate(runId);
   return { runId, summary };
 }
+
+/** One row of a source that is not a CSV being read (a previous report, a stored snapshot). */
+export interface SourceRow {
+  /** The row number the report shows for it (a previous report's `row`). */
+  fileRow: string;
+  input: InputRow;
+}
+
+/**
+ * Rows already in hand (a previous report's rows, a schedule's stored outcome rows)
+ * into a run: stored by position 1..n, each keeping its own row number for the report,
+ * then the run is activated. `source` describes where they came from (the manifest
+ * records it). With an existing `runId` still `enqueuing`, its rows are written again.
+ */
+export async function ingestRows(
+  store: RunStore,
+  rows: readonly SourceRow[],
+  settings: RunSettings,
+  opts: { runId?: string; command?: string; source?: { file?: string; fileName?: string; sha256?: string; bytes?: number } } = {},
+): Promise<{ runId: string; rows: number }> {
+  const runId = opts.runId ?? newRunId();
+  const src = opts.source ?? {};
+  await store.createRun({
+    id: runId,
+    createdAt: new Date().toISOString(),
+    command: opts.command ?? 'run',
+    ...(src.file ? { file: src.file } : {}),
+    ...(src.fileName ? { fileName: src.fileName } : {}),
+    ...(src.sha256 ? { sha256: src.sha256 } : {}),
+    ...(src.bytes !== undefined ? { bytes: src.bytes } : {}),
+    total: rows.length,
+    settings,
+  });
+  const k = store.keys(runId);
+  for (let start = 0; start < rows.length; start += PIPELINE_ROWS) {
+    const pipe = store.redis.pipeline();
+    rows.slice(start, start + PIPELINE_ROWS).forEach((r, i) => {
+      const pos = start + i + 1;
+      pipe.hset(k.input, String(pos), packInput({ ...r.input, row: pos }));
+      if (r.fileRow !== String(pos)) pipe.hset(`${k.input}:fileRow`, String(pos), r.fileRow);
+    });
+    pipe.hset(k.meta, 'stored', String(Math.min(rows.length, start + PIPELINE_ROWS)));
+    const res = await pipe.exec();
+    for (const [err] of res ?? []) if (err) throw err;
+  }
+  await store.activate(runId);
+  return { runId, rows: rows.length };
+}

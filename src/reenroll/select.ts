@@ -1,0 +1,112 @@
+/**
+ * Which rows of a previous report a re-enrollment revisits, and the input row each
+ * becomes. By default the `expired` rows (the user never scanned in time);
+ * `includeFailed` adds `failed` rows whose error may pass on a second try (network,
+ * 5xx, a lost job), never the ones that would fail the same way again (unknown user,
+ * invalid or duplicate row, the attempt cap); `includePending` adds rows a stopped
+ * run left without an outcome.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { readReport, type ReportRow } from '../csv/report.js';
+import { DEFAULT_FACTOR_TYPE, DEFAULT_PROVIDER, type InputRow } from '../csv/input-row.js';
+import type { SourceRow } from '../runs/ingest.js';
+
+export interface SelectOptions {
+  includeFailed?: boolean;
+  includePending?: boolean;
+}
+
+/** Failed rows worth another try: the cause was on the way, not in the row or the user. */
+const RETRYABLE_CODES = new Set(['NETWORK_ERROR', 'INTERNAL_ERROR', 'JOB_FAILED', 'WORKER_LOST', 'REQUEST_TIMEOUT', 'E0000009', 'E0000010', 'E0000047']);
+
+/**
+ * Whether a failed row may pass on a second try. 5xx answers end a row with Okta's own
+ * code and "(after N tries)" (jobs/outcome.ts), or HTTP_5xx when Okta sent no error body.
+ */
+export function isRetryableFailure(errorCode: string, errorSummary = ''): boolean {
+  if (RETRYABLE_CODES.has(errorCode)) return true;
+  if (/^HTTP_(5\d\d|429)$/.test(errorCode)) return true;
+  return /\(after \d+ tries\)\s*$/.test(errorSummary) && !NEVER_RETRY.has(errorCode);
+}
+
+const NEVER_RETRY = new Set(['E0000007', 'INVALID_INPUT', 'DUPLICATE_ROW', 'MAX_ATTEMPTS', 'FOREIGN_LINK']);
+
+export function wantsRevisit(r: Pick<ReportRow, 'outcome' | 'errorCode' | 'errorSummary'>, opts: SelectOptions): boolean {
+  switch (r.outcome) {
+    case 'expired':
+      return true;
+    case 'failed':
+      return Boolean(opts.includeFailed) && isRetryableFailure(r.errorCode, r.errorSummary);
+    case 'pending':
+      return Boolean(opts.includePending);
+    default:
+      return false;
+  }
+}
+
+/** A report row as the input of a revisit; undefined when it names no user. */
+export function revisitInput(r: ReportRow): InputRow | undefined {
+  const userId = r.userId.trim();
+  const login = r.login.trim();
+  if (!userId && !login) return undefined;
+  return {
+    row: Number(r.row) || 0,
+    ...(userId ? { userId } : {}),
+    ...(login ? { login } : {}),
+    factorType: (r.factorType.trim() || DEFAULT_FACTOR_TYPE).toLowerCase(),
+    provider: r.provider.trim() || DEFAULT_PROVIDER,
+    ...(r.deviceName ? { deviceName: r.deviceName } : {}),
+  };
+}
+
+export interface Selection {
+  rows: SourceRow[];
+  /** Report rows read. */
+  read: number;
+  /** Rows left out, by outcome (activated, failed for a cause a retry would not change, …). */
+  skipped: Record<string, number>;
+}
+
+/** Pick the rows to revisit from report rows (a file being read, or rows stored in Redis). */
+export async function selectRows(rows: AsyncIterable<ReportRow> | Iterable<ReportRow>, opts: SelectOptions = {}): Promise<Selection> {
+  const out: SourceRow[] = [];
+  const skipped: Record<string, number> = {};
+  let read = 0;
+  for await (const r of rows) {
+    read++;
+    const input = wantsRevisit(r, opts) ? revisitInput(r) : undefined;
+    if (!input) {
+      const why = r.outcome === 'failed' && r.errorCode ? `failed ${r.errorCode}` : r.outcome || 'no outcome';
+      skipped[why] = (skipped[why] ?? 0) + 1;
+      continue;
+    }
+    out.push({ fileRow: r.row || String(read), input });
+  }
+  return { rows: out, read, skipped };
+}
+
+/** A previous report: its rows to revisit, and its size and SHA-256 (for the manifest). */
+export async function selectFromReport(file: string, opts: SelectOptions = {}): Promise<Selection & { sha256: string; bytes: number; all: ReportRow[] }> {
+  const all: ReportRow[] = [];
+  const keep = async function* () {
+    for await (const r of readReport(file)) {
+      all.push(r);
+      yield r;
+    }
+  };
+  const selection = await selectRows(keep(), opts);
+  const [sha256, bytes] = await Promise.all([hashOf(file), stat(file).then((s) => s.size)]);
+  return { ...selection, sha256, bytes, all };
+}
+
+function hashOf(file: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const h = createHash('sha256');
+    createReadStream(file)
+      .on('data', (d) => h.update(d))
+      .on('error', reject)
+      .on('end', () => resolve(h.digest('hex')));
+  });
+}
