@@ -2,6 +2,10 @@
  * `bulk-enroll run <csv> --report <out.csv>`: the one-shot job. Validates the file,
  * stores its rows in Redis, runs workers in this process until every row has an
  * outcome, writes the report and prints the summary.
+ *
+ * `run --group <id>` / `--group-name <name>`: the members of an Okta group instead of a
+ * CSV (src/runs/ingest-group.ts). `run --dry-run`: the plan per row, nothing changed in
+ * Okta (src/runs/plan.ts).
  */
 import type { Command } from 'commander';
 import { addFilterOptions, addProcessOptions, addRunSettingOptions } from './options.js';
@@ -11,12 +15,17 @@ import { ConfigError as ConfigErrorClass } from '../errors.js';
 export function register(program: Command): void {
   const cmd = program
     .command('run')
-    .argument('<csv>', 'input CSV (userId or login, factorType, provider, deviceType, deviceName, phoneNumber, email)')
+    .argument('[csv]', 'input CSV (userId or login, factorType, provider, deviceType, deviceName, phoneNumber, email); or use --group')
     .description('enroll every row of a CSV and wait for each user to activate or expire; write the outcome report')
     .requiredOption('--report <file>', 'where to write the outcome CSV')
     .option('--strict', 'exit 3 when any row did not end activated (for cron alerting)')
     .option('--run-id <id>', 'continue this run instead of starting a new one (the file must be the same)')
-    .option('--sign-key <pem>', 'sign the run manifest (<report>.manifest.json) with this ed25519 private key (PEM file)');
+    .option('--sign-key <pem>', 'sign the run manifest (<report>.manifest.json) with this ed25519 private key (PEM file)')
+    .option('--group <groupId>', 'enroll every member of this Okta group (push, OKTA) instead of a CSV')
+    .option('--group-name <name>', 'like --group, naming the group by its exact name')
+    .option('--page-size <n>', 'group members per page, 1 to 200 (default 200)')
+    .option('--dry-run', 'change nothing in Okta: read each user and their factors and write the planned action per row')
+    .option('--plan <file>', 'with --dry-run: where to write the plan CSV (default <report>.plan.csv)');
   addProcessOptions(cmd);
   addRunSettingOptions(cmd);
   addFilterOptions(cmd);
@@ -25,7 +34,7 @@ export function register(program: Command): void {
   });
 }
 
-export async function runCommand(csv: string, flags: RawOptions, io: { env?: NodeJS.ProcessEnv; out?: NodeJS.WritableStream } = {}): Promise<void> {
+export async function runCommand(csv: string | undefined, flags: RawOptions, io: { env?: NodeJS.ProcessEnv; out?: NodeJS.WritableStream } = {}): Promise<void> {
   const startedAt = new Date();
   const { loadProcessConfig, loadRunSettings } = await import('../config.js');
   const { createLogger } = await import('../logger.js');
@@ -70,19 +79,45 @@ export async function runCommand(csv: string, flags: RawOptions, io: { env?: Nod
       else throw e;
     }
   }
+  const group = typeof flags.group === 'string' ? flags.group.trim() : undefined;
+  const groupName = typeof flags.groupName === 'string' ? flags.groupName : undefined;
+  const sources = [csv !== undefined, group !== undefined, groupName !== undefined].filter(Boolean).length;
+  if (sources !== 1) {
+    problems.push(
+      `<csv>, --group, --group-name: expected exactly one input, got ${sources === 0 ? 'none' : [csv !== undefined ? csv : '', group !== undefined ? `--group ${group}` : '', groupName !== undefined ? `--group-name ${JSON.stringify(groupName)}` : ''].filter(Boolean).join(' and ')}`,
+    );
+  }
+  let pageSize: number | undefined;
+  if (flags.pageSize !== undefined) {
+    pageSize = Number(flags.pageSize);
+    if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 200) problems.push(`--page-size: expected a whole number from 1 to 200, got \`${String(flags.pageSize)}\``);
+  }
+  if (flags.plan !== undefined && !flags.dryRun) problems.push('--plan: only used with --dry-run');
+  if (flags.dryRun && flags.runId !== undefined) problems.push('--dry-run and --run-id: a dry run does not create or continue a run');
   if (problems.length || !config || !settings) throw new ConfigError(problems);
+  if (csv === undefined) {
+    const { checkGroupInput } = await import('../runs/ingest-group.js');
+    checkGroupInput(group, { ...readOptions, ...(pageSize !== undefined ? { pageSize } : {}) });
+  }
+  if (flags.dryRun) {
+    const { dryRun } = await import('./run-dry.js');
+    await dryRun({ csv, group, groupName, pageSize, readOptions: readOptions ?? {}, config, flags, out: io.out ?? process.stdout, warnings });
+    return;
+  }
   const logger = createLogger({ level: config.logLevel, file: config.logFile ?? 'logs/bulk-enroll.log' });
   for (const w of warnings) logger.warn(w);
 
   // File-level problems stop here, before anything touches Redis.
-  await inspectInput(csv, readOptions);
+  if (csv !== undefined) await inspectInput(csv, readOptions);
   await ensureRedis(config.redisUrl);
 
   const shutdown = onShutdownSignal();
   const runtime = await startRuntime({ config, logger });
   try {
     let runId = flags.runId as string | undefined;
-    if (runId) {
+    if (csv === undefined) {
+      runId = await ingestGroupInput(runtime, { group, groupName, pageSize, readOptions: readOptions ?? {}, runId, settings, logger });
+    } else if (runId) {
       const meta = await runtime.store.getMeta(runId);
       const summary = await inspectInput(csv, readOptions);
       if (!meta || meta.state === 'enqueuing') {
@@ -93,7 +128,7 @@ export async function runCommand(csv: string, flags: RawOptions, io: { env?: Nod
     } else {
       runId = (await ingestCsv(runtime.store, csv, settings, { readOptions, command: 'run' })).runId;
     }
-    logger.info(`run ${runId} started`, { runId, file: csv });
+    logger.info(`run ${runId} started`, { runId, ...(csv !== undefined ? { file: csv } : { group: group ?? groupName }) });
     await executeRun({
       config,
       logger,
@@ -125,4 +160,37 @@ export function readOptionsFromFlags(
     out.maxRows = n;
   }
   return out;
+}
+
+/** --group / --group-name: resolve the group and read its members into a run (or continue --run-id). */
+async function ingestGroupInput(
+  runtime: import('../queue/runtime.js').Runtime,
+  o: {
+    group?: string;
+    groupName?: string;
+    pageSize?: number;
+    readOptions: ReturnType<typeof readOptionsFromFlags>;
+    runId?: string;
+    settings: import('../config.js').RunSettings;
+    logger: import('../logger.js').Logger;
+  },
+): Promise<string> {
+  const { ingestGroup, resolveGroupName } = await import('../runs/ingest-group.js');
+  const { oktaFatalOf } = await import('./run-dry.js');
+  if (o.runId && (await runtime.store.getMeta(o.runId))) return o.runId; // continue it as stored
+  const okta = runtime.okta!;
+  try {
+    const group = o.groupName !== undefined ? await resolveGroupName(okta, o.groupName) : { id: o.group! };
+    const r = await ingestGroup(runtime.store, okta, group, o.settings, {
+      ...o.readOptions,
+      ...(o.pageSize !== undefined ? { pageSize: o.pageSize } : {}),
+      ...(o.runId ? { runId: o.runId } : {}),
+      command: 'run',
+      onPage: (pages, members) => o.logger.verbose(`group ${group.id}: page ${pages} read, ${members} members so far`),
+    });
+    o.logger.info(`group ${group.id}: ${r.members} members in ${r.pages} pages, ${r.rows} rows in run ${r.runId}`);
+    return r.runId;
+  } catch (err) {
+    throw await oktaFatalOf(err);
+  }
 }
