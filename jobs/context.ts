@@ -3,7 +3,7 @@
  * dependencies. Handlers never reach the CLI, the simulator or process state.
  */
 import type { Logger } from '../src/logger.js';
-import type { OktaClient } from '../src/okta/types.js';
+import type { ActivationSecrets, OktaClient } from '../src/okta/types.js';
 import type { RunStore } from '../src/runs/store.js';
 
 export interface RowJobData {
@@ -32,6 +32,17 @@ export interface JobDeps {
   requeueEnroll(runId: string, row: number): Promise<void>;
   /** A condition no row can overcome (token rejected): stop the process. */
   onFatal(err: Error): void;
+  /** --export-activation: hand activation material to the owner-only export file. */
+  exportActivation?(entry: ActivationExport): void;
   logger: Logger;
   now(): number;
+}
+
+export interface ActivationExport {
+  runId: string;
+  row: number;
+  userId: string;
+  login?: string;
+  factorId: string;
+  secrets: ActivationSecrets;
 }

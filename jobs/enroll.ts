@@ -20,8 +20,9 @@ import type { InputRow } from '../src/csv/input-row.js';
 import type { RunSettings } from '../src/config.js';
 import type { RunMeta } from '../src/runs/store.js';
 import type { JobContext, JobDeps, RowJobData } from './context.js';
-import { failedRecord, handleJobError } from './outcome.js';
+import { failedRecord, handleJobError, outcomeRecord } from './outcome.js';
 import { continueWaiting, joinNote, recordFactor } from './factor-state.js';
+import { deliverActivation } from './deliver.js';
 import { ledgerOf, maxAttemptsSummary } from '../src/reenroll/attempts.js';
 import { revisitOf } from '../src/reenroll/settings.js';
 
@@ -96,10 +97,12 @@ async function enrollRow(data: RowJobData, input: InputRow, p: Progress, meta: R
   // 3. We already hold a factor (this job ran before and got that far): finish a restart
   //    that was cut short (a 429 on the factor, a retry), or keep polling.
   if (p.s === 'enrolled' && p.fid && p.rs && p.al) {
-    await restartActivation(data, p, input.factorType, settings, deps);
+    await restartActivation(data, input, p, settings, deps);
     return;
   }
   if (p.s === 'enrolled' && p.fid) {
+    // A delivery interrupted by a crash can't be redone: its send link was never stored.
+    if (p.dv === 'pending') p.dv = 'failed:INTERRUPTED';
     const next = await continueWaiting(data, p, deps, settings);
     if (next.kind === 'poll') await deps.schedulePoll(runId, row, next.at);
     return;
@@ -148,7 +151,7 @@ async function enrollRow(data: RowJobData, input: InputRow, p: Progress, meta: R
     }
     throw err;
   }
-  await applyFactor(data, p, view, settings, deps, true);
+  await applyFactor(data, input, p, view, settings, deps, true);
 }
 
 /**
@@ -170,30 +173,35 @@ export async function adoptExisting(data: RowJobData, input: InputRow, p: Progre
     // A listed pending factor may carry no poll link: its own resource tells the status.
     match.links.poll = { href: match.links.self.href, method: 'GET' };
   }
-  await applyFactor(data, p, match, settings, deps, match.state !== 'waiting' || !p.ps);
+  await applyFactor(data, input, p, match, settings, deps, match.state !== 'waiting' || !p.ps);
   return true;
 }
 
 /** Act on a factor's state: final outcome, keep polling, or restart an expired activation. */
-export async function applyFactor(data: RowJobData, p: Progress, view: FactorView, settings: RunSettings, deps: JobDeps, newActivation: boolean): Promise<void> {
+export async function applyFactor(
+  data: RowJobData,
+  input: InputRow,
+  p: Progress,
+  view: FactorView,
+  settings: RunSettings,
+  deps: JobDeps,
+  newActivation: boolean,
+): Promise<void> {
   const { store } = deps;
   const now = deps.now();
   recordFactor(p, view, now, settings, newActivation);
   p.s = 'enrolled';
   switch (view.state) {
     case 'activated':
-      await store.finalize(data.runId, data.row, {
-        o: 'activated',
-        uid: p.uid,
-        fid: p.fid,
-        fs: p.fs,
-        at: p.at,
-        cr: p.cr,
-        fin: new Date(now).toISOString(),
-        n: p.n,
-      });
+      await store.finalize(data.runId, data.row, outcomeRecord('activated', p, now));
       return;
     case 'waiting':
+      if (newActivation && view.secrets) {
+        // Record the factor first: a crash during delivery must not lead to a second enrollment.
+        p.dv = 'pending';
+        await store.setProgress(data.runId, data.row, p);
+        await deliverActivation(data, input, p, view, settings, deps);
+      }
       if (!p.pl) {
         await store.finalize(data.runId, data.row, failedRecord(p, 'BAD_RESPONSE', 'Okta gave no poll link for the pending factor', now));
         return;
@@ -209,19 +217,10 @@ export async function applyFactor(data: RowJobData, p: Progress, view: FactorVie
         p.ra = (p.ra ?? 0) + 1;
         p.rs = 1;
         await store.setProgress(data.runId, data.row, p);
-        await restartActivation(data, p, view.factorType, settings, deps);
+        await restartActivation(data, input, p, settings, deps);
         return;
       }
-      await store.finalize(data.runId, data.row, {
-        o: 'expired',
-        uid: p.uid,
-        fid: p.fid,
-        fs: p.fs,
-        at: p.at,
-        cr: p.cr,
-        fin: new Date(now).toISOString(),
-        n: p.n,
-      });
+      await store.finalize(data.runId, data.row, outcomeRecord('expired', p, now));
       return;
     }
     default:
@@ -235,8 +234,9 @@ export async function applyFactor(data: RowJobData, p: Progress, view: FactorVie
  * not yet answered: a job parked by a 429 on the factor (Okta allows 5 activations per
  * 5 minutes per factor) or retried after a 5xx comes back here, without a second charge.
  */
-export async function restartActivation(data: RowJobData, p: Progress, factorType: string, settings: RunSettings, deps: JobDeps): Promise<void> {
+export async function restartActivation(data: RowJobData, input: InputRow, p: Progress, settings: RunSettings, deps: JobDeps): Promise<void> {
   const { store } = deps;
+  const factorType = input.factorType;
   const cap = revisitOf(settings).maxActivations;
   const charge = await ledgerOf(store).charge(p.uid!, factorType, { cap, runId: data.runId, row: data.row, step: `r${p.ra ?? 1}`, now: deps.now() });
   if (!charge.allowed) {
@@ -246,5 +246,5 @@ export async function restartActivation(data: RowJobData, p: Progress, factorTyp
   const restarted = await deps.okta.activate(p.uid!, { href: p.al!, method: 'POST' });
   delete p.rs;
   p.n = joinNote(p.n, 'expired activation restarted');
-  await applyFactor(data, p, restarted, settings, deps, true);
+  await applyFactor(data, input, p, restarted, settings, deps, true);
 }

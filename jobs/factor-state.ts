@@ -7,6 +7,7 @@ import type { FactorView, SafeLink } from '../src/okta/types.js';
 import type { Progress } from '../src/runs/records.js';
 import type { RunSettings } from '../src/config.js';
 import type { JobDeps, RowJobData } from './context.js';
+import { outcomeRecord } from './outcome.js';
 
 /** Merge what Okta said about the factor into the row's progress (never activation material). */
 export function recordFactor(p: Progress, view: FactorView, now: number, settings: RunSettings, newActivation: boolean): void {
@@ -54,16 +55,8 @@ export async function continueWaiting(
     now,
   });
   if (plan.kind === 'give-up') {
-    await deps.store.finalize(data.runId, data.row, {
-      o: 'expired',
-      uid: p.uid,
-      fid: p.fid,
-      fs: p.fs,
-      at: p.at,
-      cr: p.cr,
-      fin: new Date(now).toISOString(),
-      n: joinNote(p.n, 'still pending after its activation expired'),
-    });
+    p.n = joinNote(p.n, 'still pending after its activation expired');
+    await deps.store.finalize(data.runId, data.row, outcomeRecord('expired', p, now));
     return { kind: 'expired' };
   }
   await deps.store.setProgress(data.runId, data.row, p);

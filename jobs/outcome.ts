@@ -10,27 +10,31 @@
 import { OktaApiError, OktaNetworkError, ForeignOriginError, OktaProtocolError, InsecureTransportError } from '../src/okta/errors.js';
 import { DelayedError } from 'bullmq';
 import { jitter } from '../src/queue/backoff.js';
-import type { OutcomeRecord, Progress } from '../src/runs/records.js';
+import type { Outcome, OutcomeRecord, Progress } from '../src/runs/records.js';
 import type { JobContext, JobDeps, RowJobData } from './context.js';
 
 export class FatalOktaError extends Error {
   override readonly name = 'FatalOktaError';
 }
 
-export function failedRecord(p: Progress, errorCode: string, errorSummary: string, now: number, extra: Partial<OutcomeRecord> = {}): OutcomeRecord {
+/** The final record of a row, from what its progress says. */
+export function outcomeRecord(o: Outcome, p: Progress, now: number, extra: Partial<OutcomeRecord> = {}): OutcomeRecord {
   return {
-    o: 'failed',
+    o,
     uid: p.uid,
     fid: p.fid,
     fs: p.fs,
-    ec: errorCode,
-    es: errorSummary,
     at: p.at,
     cr: p.cr,
     fin: new Date(now).toISOString(),
     n: p.n,
+    d: p.dv === 'pending' ? undefined : p.dv,
     ...extra,
   };
+}
+
+export function failedRecord(p: Progress, errorCode: string, errorSummary: string, now: number, extra: Partial<OutcomeRecord> = {}): OutcomeRecord {
+  return outcomeRecord('failed', p, now, { ec: errorCode, es: errorSummary, ...extra });
 }
 
 /** Decide what an error means for this row. Throws to retry, returns after writing a final outcome. */
@@ -46,11 +50,13 @@ export async function handleJobError(err: unknown, data: RowJobData, p: Progress
       const wait = (err.rateLimit?.resetInMs ?? 1000) + jitter(err.rateLimitKind === 'bucket' ? 1000 : 250);
       await ctx.delayUntil(now() + Math.max(100, wait));
     }
-    if (err.status === 401 || (err.status === 403 && err.errorCode === 'E0000006')) {
+    const tokenEndpoint = err.path.startsWith('/oauth2/');
+    if (err.status === 401 || tokenEndpoint || (err.status === 403 && (err.errorCode === 'E0000006' || err.errorCode === 'INSUFFICIENT_SCOPE'))) {
+      // Every row would fail the same way: stop the run instead (resume once fixed).
       const fatal = new FatalOktaError(
-        err.status === 401
-          ? `Okta rejected the credentials (${err.errorCode}: ${err.errorSummary}). Check OKTA_API_TOKEN / --token-file and --org-url.`
-          : `Okta refused ${err.method} ${err.path} (${err.errorCode}: ${err.errorSummary}). The token's admin lacks a role allowed to manage factors.`,
+        err.status === 401 || tokenEndpoint
+          ? `Okta rejected the credentials (${err.errorCode}: ${err.errorSummary}). Check OKTA_API_TOKEN / --token-file (or the OAuth client id, key and scopes) and --org-url.`
+          : `Okta refused ${err.method} ${err.path} (${err.errorCode}: ${err.errorSummary}). ${err.errorCode === 'INSUFFICIENT_SCOPE' ? 'Grant the missing scope to the service app.' : 'The admin behind the credentials lacks a role allowed to manage factors.'}`,
       );
       deps.onFatal(fatal);
       // Hand the job back untouched; the process is stopping.

@@ -5,7 +5,7 @@
  * never overwrites it.
  */
 import type { JobContext, JobDeps, RowJobData } from './context.js';
-import { handleJobError } from './outcome.js';
+import { failedRecord, handleJobError, outcomeRecord } from './outcome.js';
 import { continueWaiting, pollLinkOf, recordFactor } from './factor-state.js';
 
 export async function processPoll(data: RowJobData, ctx: JobContext, deps: JobDeps): Promise<void> {
@@ -27,16 +27,7 @@ export async function processPoll(data: RowJobData, ctx: JobContext, deps: JobDe
     p.pn = (p.pn ?? 0) + 1;
     recordFactor(p, view, now, meta.settings, false);
     if (view.state === 'activated' || view.state === 'expired') {
-      await store.finalize(runId, row, {
-        o: view.state,
-        uid: p.uid,
-        fid: p.fid,
-        fs: p.fs,
-        at: p.at,
-        cr: p.cr,
-        fin: new Date(now).toISOString(),
-        n: p.n,
-      });
+      await store.finalize(runId, row, outcomeRecord(view.state, p, now));
       return;
     }
     if (view.state === 'waiting') {
@@ -44,7 +35,7 @@ export async function processPoll(data: RowJobData, ctx: JobContext, deps: JobDe
       if (next.kind === 'poll') await ctx.delayUntil(next.at);
       return;
     }
-    await store.finalize(runId, row, { o: 'failed', uid: p.uid, fid: p.fid, fs: p.fs, ec: 'UNEXPECTED_STATUS', es: `factor status ${view.status}`, at: p.at, cr: p.cr, fin: new Date(now).toISOString(), n: p.n });
+    await store.finalize(runId, row, failedRecord(p, 'UNEXPECTED_STATUS', `factor status ${view.status}`, now));
   } catch (err) {
     await handleJobError(err, data, p, ctx, deps);
   }

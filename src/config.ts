@@ -54,6 +54,8 @@ export interface ProcessConfig {
   allowInsecureHttp: boolean;
   logLevel: string;
   logFile?: string;
+  /** Where to write activation material (QR codes, activation links) for admins who must hand it over. */
+  exportActivation?: string;
   /** How long Redis may be unreachable before the process gives up (exit 1). */
   redisReconnectWindowMs: number;
   /** Rows in flight (fed to the queues, not finished) per run. */
@@ -79,6 +81,10 @@ export interface RunSettings {
   attempts: number;
   /** Base delay of the exponential retry backoff. */
   retryBaseMs: number;
+  /** After a push enrollment, have Okta send the user the activation link: email, sms, or none. */
+  deliver: 'email' | 'sms' | 'none';
+  /** Send the SMS activation link to the row's phoneNumber instead of the phone Okta has for the user. */
+  smsToCsvPhone: boolean;
 }
 
 export const DEFAULT_RUN_SETTINGS: RunSettings = {
@@ -89,6 +95,8 @@ export const DEFAULT_RUN_SETTINGS: RunSettings = {
   deviceFields: true,
   attempts: 8,
   retryBaseMs: 1 * SECOND,
+  deliver: 'email',
+  smsToCsvPhone: false,
 };
 
 export function defaultProcessConfig(): Omit<ProcessConfig, 'orgUrl' | 'token'> {
@@ -303,6 +311,7 @@ export function loadProcessConfig(flags: RawOptions, opts: LoadOptions = {}): Pr
   const logLevel = ((pick(flags, env, 'logLevel', 'BULK_ENROLL_LOG_LEVEL') as string | undefined) ?? d.logLevel).toLowerCase();
   if (!LOG_LEVELS.includes(logLevel)) p.add(`--log-level: expected one of ${LOG_LEVELS.join(', ')}, got \`${logLevel}\``);
   const logFile = pick(flags, env, 'logFile', 'BULK_ENROLL_LOG_FILE') as string | undefined;
+  const exportActivation = pick(flags, env, 'exportActivation', 'BULK_ENROLL_EXPORT_ACTIVATION') as string | undefined;
   const insecure = flags.allowInsecureHttp ?? env.BULK_ENROLL_ALLOW_INSECURE_HTTP;
   const allowInsecureHttp = insecure === true || insecure === '1' || insecure === 'true';
 
@@ -323,6 +332,7 @@ export function loadProcessConfig(flags: RawOptions, opts: LoadOptions = {}): Pr
     allowInsecureHttp,
     logLevel,
     logFile,
+    exportActivation,
     redisReconnectWindowMs,
     maxInFlight,
     lockDurationMs,
@@ -344,8 +354,14 @@ export function loadRunSettings(flags: RawOptions, env: NodeJS.ProcessEnv = proc
   if (pollInitialMs !== null && pollMaxMs !== null && pollMaxMs < pollInitialMs) {
     p.add(`--poll-max-ms: expected at least --poll-initial-ms (${pollInitialMs}), got ${pollMaxMs}`);
   }
+  const deliverRaw = String(pick(flags, env, 'deliver', 'BULK_ENROLL_DELIVER') ?? d.deliver).toLowerCase();
+  if (!['email', 'sms', 'none'].includes(deliverRaw)) p.add(`--deliver: expected email, sms or none, got \`${deliverRaw}\``);
+  const smsRaw = flags.smsToCsvPhone ?? env.BULK_ENROLL_SMS_TO_CSV_PHONE;
+  const smsToCsvPhone = smsRaw === true || smsRaw === '1' || smsRaw === 'true';
+  if (smsToCsvPhone && deliverRaw !== 'sms') p.add('--sms-to-csv-phone: only goes with --deliver sms');
   p.throwIfAny();
   // commander's --no-device-fields sets deviceFields=false
   const deviceFields = flags.deviceFields !== false;
-  return { pollInitialMs, pollFactor, pollMaxMs, activationTimeoutMs, deviceFields, attempts, retryBaseMs };
+  const deliver = deliverRaw as RunSettings['deliver'];
+  return { pollInitialMs, pollFactor, pollMaxMs, activationTimeoutMs, deviceFields, attempts, retryBaseMs, deliver, smsToCsvPhone };
 }

@@ -36,6 +36,7 @@ export function addProcessOptions(cmd: Command): Command {
     .option('--concurrency <n>', 'jobs processed at once per queue by this process (default 50)')
     .option('--max-in-flight <n>', 'rows in flight per run (default 5000)')
     .option('--redis-reconnect-window-ms <ms>', 'give up after Redis is unreachable this long (default 60000)')
+    .option('--export-activation <file>', 'write QR codes / activation links to this owner-only file (for users without email or phone)')
     .option('--lock-duration-ms <ms>', 'a job whose worker died is taken over after about this long (default 30000)')
     .option('--stalled-interval-ms <ms>', 'how often workers look for stalled jobs (default 15000)')
     .option('--reconcile-interval-ms <ms>', 'how often rows without an outcome or a live job are looked for (default 10000)')
@@ -51,7 +52,9 @@ export function addRunSettingOptions(cmd: Command): Command {
     .option('--activation-timeout-ms <ms>', 'activation lifetime when Okta gives no expiresAt (default 660000)')
     .option('--attempts <n>', 'tries per enrollment / poll on 5xx and network errors (default 8)')
     .option('--retry-base-ms <ms>', 'base of the exponential retry backoff (default 1000)')
-    .option('--no-device-fields', 'do not send deviceType / profile.deviceName with enrollments');
+    .option('--no-device-fields', 'do not send deviceType / profile.deviceName with enrollments')
+    .option('--deliver <channel>', 'after a push enrollment, have Okta send the user the activation link: email | sms | none (default email)')
+    .option('--sms-to-csv-phone', "with --deliver sms: send to the row's phoneNumber instead of the phone Okta has for the user");
 }
 
 export function addFilterOptions(cmd: Command): Command {

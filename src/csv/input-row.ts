@@ -143,6 +143,10 @@ export function validateRow(row: number, cells: RowCells, fieldCount?: FieldCoun
     } else {
       phoneNumber = normalisePhone(phone);
     }
+  } else if (factorType === 'push' && phone) {
+    // Optional for push: where an SMS activation link may be sent (--sms-to-csv-phone).
+    if (E164_RE.test(normalisePhone(phone))) phoneNumber = normalisePhone(phone);
+    else problems.push(`phoneNumber: expected E.164 like +14155550123, got ${showValue(phone)}`);
   }
 
   let emailValue: string | undefined;

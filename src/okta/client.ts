@@ -223,8 +223,8 @@ export class HttpOktaClient implements OktaClient {
     await this.exchange('DELETE', `/api/v1/users/${enc(userId)}/factors/${enc(factorId)}`);
   }
 
-  async sendActivation(_userId: string, link: { href: string; method: HttpMethod }): Promise<void> {
-    await this.exchange(link.method ?? 'POST', link.href);
+  async sendActivation(_userId: string, link: { href: string; method: HttpMethod }, body?: unknown): Promise<void> {
+    await this.exchange(link.method ?? 'POST', link.href, body === undefined ? undefined : JSON.stringify(body));
   }
 
   async close(): Promise<void> {

@@ -178,8 +178,8 @@ export interface OktaClient {
   /** POST .../lifecycle/activate (restart an expired push activation). */
   activate(userId: string, link: SafeLink): Promise<FactorView>;
   deleteFactor(userId: string, factorId: string): Promise<void>;
-  /** POST an activation `send` link (email / sms). */
-  sendActivation(userId: string, link: { href: string; method: HttpMethod }): Promise<void>;
+  /** POST an activation `send` link (email / sms); body e.g. {profile:{phoneNumber}} for an SMS to a given phone. */
+  sendActivation(userId: string, link: { href: string; method: HttpMethod }, body?: unknown): Promise<void>;
   listGroupUsers(groupIdOrNext: { groupId: string } | { next: string }, limit?: number): Promise<Page<OktaUser>>;
   findGroups(query: string): Promise<Array<{ id: string; name: string }>>;
   /** GET /api/v1/logs (first call with since/filter; later calls follow `next`). */

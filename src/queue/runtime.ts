@@ -16,6 +16,7 @@ import type { OktaClient } from '../okta/types.js';
 import { createSharedLimiter, type SharedLimiter } from '../limiter/index.js';
 import { jobIds, QUEUES } from '../runs/keys.js';
 import { RunStore } from '../runs/store.js';
+import { openActivationExport } from '../runs/activation-export.js';
 import { processEnroll } from '../../jobs/enroll.js';
 import { processPoll } from '../../jobs/poll.js';
 import type { JobContext, JobDeps, RowJobData } from '../../jobs/context.js';
@@ -109,6 +110,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   let okta: OktaClient | undefined;
   let oktaPoll: OktaClient | undefined;
   const workers: Worker[] = [];
+  const closers: Array<() => void> = [];
 
   if (runWorkers) {
     limiter = await createSharedLimiter({
@@ -134,7 +136,10 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     okta = createOktaClient({ ...common, gate: limiter.lane('enroll') });
     oktaPoll = createOktaClient({ ...common, gate: limiter.lane('poll') });
 
+    const exporter = config.exportActivation ? openActivationExport(config.exportActivation, (m) => logger.warn(m)) : undefined;
+    if (exporter) closers.push(() => exporter.close());
     const deps: JobDeps = {
+      exportActivation: exporter ? (e) => exporter.write(e) : undefined,
       store,
       okta,
       oktaPoll,
@@ -265,6 +270,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     await okta?.close().catch(() => undefined);
     await oktaPoll?.close().catch(() => undefined);
     await limiter?.close().catch(() => undefined);
+    for (const c of closers) c();
     redis.disconnect();
   };
 

@@ -4,7 +4,7 @@
  * resumed), invalid rows get their final `failed` outcome right away. Streamed and
  * pipelined: the file is never held in memory.
  */
-import { basename } from 'node:path';
+import { basename, resolve } from 'node:path';
 import type { RunSettings } from '../config.js';
 import { inspectInput, readInput, type InputSummary, type ReadInputOptions } from '../csv/read-input.js';
 import type { InputRow, InvalidRow } from '../csv/input-row.js';
@@ -50,7 +50,7 @@ export async function ingestCsv(
     id: runId,
     createdAt: new Date().toISOString(),
     command: opts.command ?? 'run',
-    file,
+    file: resolve(file),
     fileName: basename(file),
     sha256: summary.sha256,
     bytes: summary.bytes,

@@ -65,6 +65,8 @@ export interface Progress {
   n?: string;
   /** Times the reconciler handed this row back after its job was lost or stalled. */
   rq?: number;
+  /** Activation delivery: 'pending' (owed), 'sent', 'failed:<code>', 'none'. */
+  dv?: string;
 }
 
 /** Final outcome of a row (written once). */

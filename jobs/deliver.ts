@@ -1,0 +1,74 @@
+/**
+ * Getting the activation to the user: right after a push enrollment (or an activation
+ * restart) Okta's answer carries `send` links (email, sms); POSTing one makes Okta send
+ * the user an activation link. Without this a bulk enrollment ends with nearly everyone
+ * `expired`: the user is not looking at the admin's screen.
+ *
+ * The send links and the QR code are activation material: used here, in memory, and
+ * never stored. A delivery that fails does not fail the row (the factor exists and the
+ * user may still scan it another way); the report's `delivery` column says what happened.
+ */
+import { OktaApiError, OktaNetworkError } from '../src/okta/errors.js';
+import type { FactorView } from '../src/okta/types.js';
+import type { InputRow } from '../src/csv/input-row.js';
+import type { RunSettings } from '../src/config.js';
+import type { Progress } from '../src/runs/records.js';
+import { jitter } from '../src/queue/backoff.js';
+import type { JobDeps, RowJobData } from './context.js';
+
+/**
+ * Okta allows one SMS per phone per 30 s (E0000109, a per-resource 429 whose
+ * X-Rate-Limit-Reset is the bucket's, not the phone's): wait in the job with a growing
+ * delay (1, 2, 4, 8, 16, 30 s) rather than reading the wait out of the message text.
+ */
+const RESOURCE_WAITS_MS = [1000, 2000, 4000, 8000, 16_000, 30_000];
+const TRIES = RESOURCE_WAITS_MS.length + 1;
+/** A bucket 429: wait for the reset if it is this close. */
+const MAX_BUCKET_WAIT_MS = 35_000;
+
+export async function deliverActivation(
+  data: RowJobData,
+  input: InputRow,
+  p: Progress,
+  view: FactorView,
+  settings: RunSettings,
+  deps: JobDeps,
+): Promise<void> {
+  if (view.secrets) deps.exportActivation?.({ runId: data.runId, row: data.row, userId: p.uid ?? '', login: input.login, factorId: view.factorId, secrets: view.secrets });
+  if (settings.deliver === 'none' || input.factorType !== 'push') {
+    p.dv = 'none';
+    return;
+  }
+  const link = view.secrets?.send?.find((l) => l.name.toLowerCase() === settings.deliver);
+  if (!link) {
+    p.dv = 'failed:NO_SEND_LINK';
+    return;
+  }
+  const body = settings.deliver === 'sms' && settings.smsToCsvPhone && input.phoneNumber ? { profile: { phoneNumber: input.phoneNumber } } : undefined;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await deps.okta.sendActivation(p.uid!, link, body);
+      p.dv = 'sent';
+      return;
+    } catch (err) {
+      const last = attempt >= TRIES;
+      if (err instanceof OktaApiError && err.status === 429 && !last) {
+        const wait =
+          err.rateLimitKind === 'resource'
+            ? RESOURCE_WAITS_MS[attempt - 1]! + jitter(250)
+            : (err.rateLimit?.resetInMs ?? 1000) + jitter(500);
+        if (wait <= MAX_BUCKET_WAIT_MS) {
+          await new Promise((r) => setTimeout(r, wait));
+          continue;
+        }
+      }
+      if ((err instanceof OktaNetworkError || (err instanceof OktaApiError && err.status >= 500)) && !last) {
+        await new Promise((r) => setTimeout(r, 250 * attempt + jitter(250)));
+        continue;
+      }
+      p.dv = `failed:${err instanceof OktaApiError ? err.errorCode : err instanceof OktaNetworkError ? 'NETWORK_ERROR' : 'ERROR'}`;
+      deps.logger.warn('activation delivery failed', { runId: data.runId, row: data.row, channel: settings.deliver, error: (err as Error).message });
+      return;
+    }
+  }
+}
