@@ -116,8 +116,13 @@ export async function createClusterBottleneck(opts: ClusterBottleneckOptions): P
     closed = true;
     // A shared connection is only detached by limiter.disconnect(); close it ourselves
     // (that also ends the subscriber connection Bottleneck duplicated from ours).
-    await limiter.disconnect(false).catch(() => undefined);
-    await connection.disconnect(false).catch(() => undefined);
+    // (Bottleneck's disconnect returns undefined for a shared connection, a promise otherwise.)
+    try {
+      await limiter.disconnect(false);
+    } catch {
+      // already gone
+    }
+    await connection.disconnect(false);
     client.disconnect();
   };
   try {

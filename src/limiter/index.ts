@@ -37,6 +37,7 @@ import { ACQUIRE_LUA, PAUSE_LUA } from './scripts.js';
 
 export { LimiterClosedError, type BucketStats } from './bucket-gate.js';
 export {
+  clusterBottleneckId,
   createClusterBottleneck,
   fixRedis7ScriptErrors,
   normaliseBottleneckError,
