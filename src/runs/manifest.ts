@@ -45,6 +45,9 @@ export const RECORDED_OPTIONS: readonly string[] = [
   'maxRows',
   'pageSize',
   'maxAttempts',
+  'users',
+  'includeFailed',
+  'includePending',
   // where and how fast
   'orgUrl',
   'auth',
