@@ -15,9 +15,10 @@ import { register as simulator } from './simulator.js';
 import { register as validate } from './validate.js';
 import { register as audit } from './audit.js';
 import { register as verify } from './verify.js';
+import { register as dashboard } from './dashboard.js';
 import { register as reenroll } from './reenroll.js';
 
-const registrations: Array<(program: Command) => void> = [run, enqueue, worker, status, report, resume, validate, demo, simulator, audit, verify, reenroll];
+const registrations: Array<(program: Command) => void> = [run, enqueue, worker, status, report, resume, validate, demo, simulator, audit, verify, dashboard, reenroll];
 
 export function registerCommands(program: Command): void {
   for (const register of registrations) register(program);
