@@ -81,11 +81,11 @@ describe('Bottleneck cluster mode on Redis >= 7', () => {
 
     const starts: number[] = [];
     let inFlight = 0;
-    let maxInFlight = 0;
+    const inFlightAtStart: Array<[number, number]> = [];
     const job = async (): Promise<void> => {
       starts.push(Date.now());
       inFlight++;
-      maxInFlight = Math.max(maxInFlight, inFlight);
+      inFlightAtStart.push([Date.now(), inFlight]);
       await new Promise((res) => setTimeout(res, 60));
       inFlight--;
     };
@@ -106,12 +106,21 @@ describe('Bottleneck cluster mode on Redis >= 7', () => {
     expect(failures).toEqual([]);
     const after = starts.filter((t) => t > deletedAt);
     expect(after.length).toBeGreaterThanOrEqual(10); // it kept working after the wipe...
-    // ...and kept limiting: minTime between starts. Recovery re-runs Bottleneck's init,
-    // which forgets when the last job started: at most one start may come early then.
+    // ...and kept limiting: minTime between starts, counted over 400 ms spans so timer
+    // jitter on a busy machine does not matter (400 / 40 = 10 starts, +1 for the edge).
+    // Recovery re-runs Bottleneck's init, which forgets when the last job started, so the
+    // jobs queued at that moment may start early: spans touching it get a little slack.
     const sorted = [...starts].sort((a, b) => a - b);
-    const gaps = sorted.slice(1).map((t, i) => t - (sorted[i] as number));
-    expect(gaps.filter((g) => g < minTime - 5).length).toBeLessThanOrEqual(1);
-    expect(maxInFlight).toBeLessThanOrEqual(2);
+    const nearRecovery = (t: number): boolean => t >= deletedAt - 20 && t <= deletedAt + 250;
+    for (const t of sorted) {
+      const span = sorted.filter((u) => u >= t && u < t + 400);
+      const touchesRecovery = span.some(nearRecovery) || nearRecovery(t + 400);
+      expect(span.length).toBeLessThanOrEqual(touchesRecovery ? 13 : 11);
+    }
+    // maxConcurrent holds, except that the running count is part of what was deleted:
+    // jobs running at the wipe are not counted by the recovered state until they end.
+    for (const [t, n] of inFlightAtStart) expect(n).toBeLessThanOrEqual(nearRecovery(t) ? 4 : 2);
+    expect(Math.max(...inFlightAtStart.map(([, n]) => n))).toBeGreaterThanOrEqual(2);
     expect(await r.exists(`b_${bn.id}_settings`)).toBe(1);
   });
 });
