@@ -206,6 +206,7 @@ export async function applyFactor(
         await store.finalize(data.runId, data.row, failedRecord(p, 'BAD_RESPONSE', 'Okta gave no poll link for the pending factor', now));
         return;
       }
+      if (input.factorType === 'push' && settings.detect === 'log' && p.uid) await store.watchUser(data.runId, p.uid, data.row);
       {
         const next = await continueWaiting(data, p, deps, settings);
         if (next.kind === 'poll') await deps.schedulePoll(data.runId, data.row, next.at);

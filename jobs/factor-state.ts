@@ -2,7 +2,7 @@
  * What to do with a factor Okta has just described (after an enroll, an adoption, an
  * activation restart or a poll): final outcome, or keep polling. Shared by the handlers.
  */
-import { nextPoll } from '../src/queue/poll-schedule.js';
+import { graceAfterExpiry, nextPoll } from '../src/queue/poll-schedule.js';
 import type { FactorView, SafeLink } from '../src/okta/types.js';
 import type { Progress } from '../src/runs/records.js';
 import type { RunSettings } from '../src/config.js';
@@ -47,6 +47,13 @@ export async function continueWaiting(
   settings: RunSettings,
 ): Promise<{ kind: 'poll'; at: number } | { kind: 'expired' }> {
   const now = deps.now();
+  const exp = p.exp ?? now + settings.activationTimeoutMs;
+  if (now < exp && (await logDetects(data.runId, settings, deps))) {
+    // The System Log watcher reports activations; this factor is polled once, just after
+    // its activation expired, to confirm what the log did not show.
+    await deps.store.setProgress(data.runId, data.row, p);
+    return { kind: 'poll', at: exp + graceAfterExpiry(Math.max(1, exp - (p.ps ?? now))) };
+  }
   const plan = nextPoll({
     settings,
     polls: p.pn ?? 0,
@@ -67,4 +74,11 @@ export function joinNote(a: string | undefined, b: string): string {
   if (!a) return b;
   if (a.includes(b)) return a;
   return `${a}; ${b}`;
+}
+
+/** System Log detection is on for this run and Okta has not refused the log. */
+export async function logDetects(runId: string, settings: RunSettings, deps: JobDeps): Promise<boolean> {
+  if (settings.detect !== 'log') return false;
+  const meta = await deps.store.getMeta(runId, 2000);
+  return meta?.logState !== 'forbidden';
 }

@@ -66,6 +66,10 @@ export interface ProcessConfig {
   stalledIntervalMs: number;
   /** How often the reconciler looks for rows with neither an outcome nor a live job. */
   reconcileIntervalMs: number;
+  /** How often the System Log is read for activation events (runs with detect=log). */
+  logIntervalMs: number;
+  /** Calls per minute to the System Log (its own, small Okta bucket: about 60 for one token). */
+  logsRateLimit: number;
 }
 
 export interface RunSettings {
@@ -85,6 +89,12 @@ export interface RunSettings {
   deliver: 'email' | 'sms' | 'none';
   /** Send the SMS activation link to the row's phoneNumber instead of the phone Okta has for the user. */
   smsToCsvPhone: boolean;
+  /**
+   * How activations are detected: 'log' reads Okta's System Log for activation events
+   * (one call answers for up to 1,000 users) and polls each factor once, after its
+   * expiresAt, to confirm; 'poll' polls every factor on the schedule.
+   */
+  detect: 'log' | 'poll';
 }
 
 export const DEFAULT_RUN_SETTINGS: RunSettings = {
@@ -97,6 +107,7 @@ export const DEFAULT_RUN_SETTINGS: RunSettings = {
   retryBaseMs: 1 * SECOND,
   deliver: 'email',
   smsToCsvPhone: false,
+  detect: 'log',
 };
 
 export function defaultProcessConfig(): Omit<ProcessConfig, 'orgUrl' | 'token'> {
@@ -117,6 +128,8 @@ export function defaultProcessConfig(): Omit<ProcessConfig, 'orgUrl' | 'token'> 
     lockDurationMs: 30 * SECOND,
     stalledIntervalMs: 15 * SECOND,
     reconcileIntervalMs: 10 * SECOND,
+    logIntervalMs: 5 * SECOND,
+    logsRateLimit: 50,
   };
 }
 
@@ -308,6 +321,8 @@ export function loadProcessConfig(flags: RawOptions, opts: LoadOptions = {}): Pr
   const lockDurationMs = p.int('--lock-duration-ms', pick(flags, env, 'lockDurationMs', 'BULK_ENROLL_LOCK_DURATION_MS'), 500) ?? d.lockDurationMs;
   const stalledIntervalMs = p.int('--stalled-interval-ms', pick(flags, env, 'stalledIntervalMs', 'BULK_ENROLL_STALLED_INTERVAL_MS'), 250) ?? d.stalledIntervalMs;
   const reconcileIntervalMs = p.int('--reconcile-interval-ms', pick(flags, env, 'reconcileIntervalMs', 'BULK_ENROLL_RECONCILE_INTERVAL_MS'), 250) ?? d.reconcileIntervalMs;
+  const logIntervalMs = p.int('--log-interval-ms', pick(flags, env, 'logIntervalMs', 'BULK_ENROLL_LOG_INTERVAL_MS'), 100) ?? d.logIntervalMs;
+  const logsRateLimit = p.int('--logs-rate-limit', pick(flags, env, 'logsRateLimit', 'BULK_ENROLL_LOGS_RATE_LIMIT'), 1) ?? d.logsRateLimit;
   const logLevel = ((pick(flags, env, 'logLevel', 'BULK_ENROLL_LOG_LEVEL') as string | undefined) ?? d.logLevel).toLowerCase();
   if (!LOG_LEVELS.includes(logLevel)) p.add(`--log-level: expected one of ${LOG_LEVELS.join(', ')}, got \`${logLevel}\``);
   const logFile = pick(flags, env, 'logFile', 'BULK_ENROLL_LOG_FILE') as string | undefined;
@@ -338,6 +353,8 @@ export function loadProcessConfig(flags: RawOptions, opts: LoadOptions = {}): Pr
     lockDurationMs,
     stalledIntervalMs,
     reconcileIntervalMs,
+    logIntervalMs,
+    logsRateLimit,
   };
 }
 
@@ -363,5 +380,7 @@ export function loadRunSettings(flags: RawOptions, env: NodeJS.ProcessEnv = proc
   // commander's --no-device-fields sets deviceFields=false
   const deviceFields = flags.deviceFields !== false;
   const deliver = deliverRaw as RunSettings['deliver'];
-  return { pollInitialMs, pollFactor, pollMaxMs, activationTimeoutMs, deviceFields, attempts, retryBaseMs, deliver, smsToCsvPhone };
+  const detect = String(pick(flags, env, 'detect', 'BULK_ENROLL_DETECT') ?? d.detect).toLowerCase();
+  if (detect !== 'log' && detect !== 'poll') throw new ConfigError([`--detect: expected log or poll, got \`${detect}\``]);
+  return { pollInitialMs, pollFactor, pollMaxMs, activationTimeoutMs, deviceFields, attempts, retryBaseMs, deliver, smsToCsvPhone, detect };
 }

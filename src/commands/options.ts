@@ -36,6 +36,8 @@ export function addProcessOptions(cmd: Command): Command {
     .option('--concurrency <n>', 'jobs processed at once per queue by this process (default 50)')
     .option('--max-in-flight <n>', 'rows in flight per run (default 5000)')
     .option('--redis-reconnect-window-ms <ms>', 'give up after Redis is unreachable this long (default 60000)')
+    .option('--log-interval-ms <ms>', 'how often the System Log is read for activations (default 5000)')
+    .option('--logs-rate-limit <perMinute>', 'System Log calls per minute (default 50; Okta allows about 60 for one token)')
     .option('--export-activation <file>', 'write QR codes / activation links to this owner-only file (for users without email or phone)')
     .option('--lock-duration-ms <ms>', 'a job whose worker died is taken over after about this long (default 30000)')
     .option('--stalled-interval-ms <ms>', 'how often workers look for stalled jobs (default 15000)')
@@ -53,6 +55,7 @@ export function addRunSettingOptions(cmd: Command): Command {
     .option('--attempts <n>', 'tries per enrollment / poll on 5xx and network errors (default 8)')
     .option('--retry-base-ms <ms>', 'base of the exponential retry backoff (default 1000)')
     .option('--no-device-fields', 'do not send deviceType / profile.deviceName with enrollments')
+    .option('--detect <how>', "how activations are detected: log (Okta's System Log, one call for many users; default) or poll (every factor on a schedule)")
     .option('--deliver <channel>', 'after a push enrollment, have Okta send the user the activation link: email | sms | none (default email)')
     .option('--sms-to-csv-phone', "with --deliver sms: send to the row's phoneNumber instead of the phone Okta has for the user");
 }

@@ -23,6 +23,7 @@ import type { JobContext, JobDeps, RowJobData } from '../../jobs/context.js';
 import { createRedis, watchRedis } from './connection.js';
 import { feedRun } from './feeder.js';
 import { Reconciler } from './reconciler.js';
+import { watchRunLog } from './log-watcher.js';
 import { retryDelay } from './backoff.js';
 import { countersOf, publishCallStats } from '../progress.js';
 
@@ -109,6 +110,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   let limiter: SharedLimiter | undefined;
   let okta: OktaClient | undefined;
   let oktaPoll: OktaClient | undefined;
+  let oktaOther: OktaClient | undefined;
   const workers: Worker[] = [];
   const closers: Array<() => void> = [];
 
@@ -120,6 +122,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
         factors: { ratePerMinute: config.rateLimit, maxConcurrent: config.maxConcurrent },
         users: { ratePerMinute: config.usersRateLimit, maxConcurrent: config.maxConcurrent },
         groups: { ratePerMinute: config.usersRateLimit, maxConcurrent: config.maxConcurrent },
+        logs: { ratePerMinute: config.logsRateLimit, maxConcurrent: 2 },
       },
       pollShare: config.pollShare,
       logger,
@@ -134,6 +137,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       warn: (message: string, meta?: Record<string, unknown>) => logger.warn(message, meta),
     };
     okta = createOktaClient({ ...common, gate: limiter.lane('enroll') });
+    oktaOther = createOktaClient({ ...common, gate: limiter.lane('other') });
     oktaPoll = createOktaClient({ ...common, gate: limiter.lane('poll') });
 
     const exporter = config.exportActivation ? openActivationExport(config.exportActivation, (m) => logger.warn(m)) : undefined;
@@ -237,6 +241,24 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
           });
       }, opts.feedIntervalMs ?? 200),
     );
+    let watching = false;
+    timers.push(
+      setInterval(() => {
+        if (watching || stopping || !oktaOther) return;
+        watching = true;
+        (async () => {
+          for (const runId of await store.activeRuns()) {
+            await watchRunLog(store, oktaOther!, pollQueue, runId, logger, Math.max(5000, 3 * config.logIntervalMs));
+          }
+        })()
+          .catch((err: unknown) => {
+            logger.debug('System Log pass failed', { error: (err as Error).message });
+          })
+          .finally(() => {
+            watching = false;
+          });
+      }, config.logIntervalMs),
+    );
     let reconciling = false;
     timers.push(
       setInterval(() => {
@@ -269,6 +291,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     await callStats?.stop();
     await okta?.close().catch(() => undefined);
     await oktaPoll?.close().catch(() => undefined);
+    await oktaOther?.close().catch(() => undefined);
     await limiter?.close().catch(() => undefined);
     for (const c of closers) c();
     redis.disconnect();

@@ -17,6 +17,10 @@ export function runKeys(prefix: string, runId: string) {
     claims: `${base}:claims`,
     pending: `${base}:pending`,
     feederLock: `${base}:feeder`,
+    /** userId → row, for push factors waiting for activation (System Log detection). */
+    byUser: `${base}:byuser`,
+    logCursor: `${base}:log-cursor`,
+    logLock: `${base}:log-lock`,
   };
 }
 export type RunKeys = ReturnType<typeof runKeys>;

@@ -33,6 +33,8 @@ export interface RunMeta {
   settings: RunSettings;
   /** An earlier run of the same file (same SHA-256): its factors may exist, so enrollments look first. */
   rerunOf?: string;
+  /** System Log detection: 'forbidden' once Okta refused the log to these credentials (polling then). */
+  logState?: 'ok' | 'forbidden';
 }
 
 export interface RunCounts {
@@ -176,6 +178,7 @@ export class RunStore {
       fed: Number(h.fed ?? 0),
       settings: JSON.parse(h.settings ?? '{}') as RunSettings,
       rerunOf: h.rerunOf || undefined,
+      logState: (h.logState as RunMeta['logState']) || undefined,
     };
     this.metaCache.set(runId, { meta, at: Date.now() });
     return meta;
@@ -194,6 +197,16 @@ export class RunStore {
     const v = (await this.redis.exists(this.global.recovering)) === 1;
     this.recoveringCache = { value: v, at: Date.now() };
     return v;
+  }
+
+  async setLogState(runId: string, state: 'ok' | 'forbidden'): Promise<void> {
+    await this.redis.hset(this.keys(runId).meta, 'logState', state);
+    this.metaCache.delete(runId);
+  }
+
+  /** A push factor of this row waits for its user: the System Log watcher may settle it. */
+  async watchUser(runId: string, userId: string, row: number): Promise<void> {
+    await this.redis.hset(this.keys(runId).byUser, userId, String(row));
   }
 
   /** The latest run of a file with this SHA-256, if any. */
