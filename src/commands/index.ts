@@ -17,8 +17,9 @@ import { register as audit } from './audit.js';
 import { register as verify } from './verify.js';
 import { register as dashboard } from './dashboard.js';
 import { register as reenroll } from './reenroll.js';
+import { register as schedule } from './schedule.js';
 
-const registrations: Array<(program: Command) => void> = [run, enqueue, worker, status, report, resume, validate, demo, simulator, audit, verify, dashboard, reenroll];
+const registrations: Array<(program: Command) => void> = [run, enqueue, worker, status, report, resume, validate, demo, simulator, audit, verify, dashboard, reenroll, schedule];
 
 export function registerCommands(program: Command): void {
   for (const register of registrations) register(program);

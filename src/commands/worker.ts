@@ -1,7 +1,8 @@
 /**
  * `bulk-enroll worker`: process enroll and poll jobs of every run until SIGINT /
  * SIGTERM. Start any number, on any number of machines, against one Redis: they share
- * one rate budget per Okta bucket.
+ * one rate budget per Okta bucket. Each also runs the scheduled nightly re-enrollments
+ * (`bulk-enroll schedule`) that come due.
  */
 import type { Command } from 'commander';
 import type { RawOptions } from '../config.js';
@@ -30,7 +31,7 @@ export async function workerCommand(flags: RawOptions, io: { env?: NodeJS.Proces
   await ensureRedis(config.redisUrl);
   const shutdown = onShutdownSignal();
   const closeTimeoutMs = flags.closeTimeoutMs !== undefined ? Number(flags.closeTimeoutMs) : undefined;
-  const runtime = await startRuntime({ config, logger, closeTimeoutMs });
+  const runtime = await startRuntime({ config, logger, closeTimeoutMs, control: true });
   logger.info('worker started', { pid: process.pid, prefix: config.prefix, concurrency: config.concurrency, rateLimit: config.rateLimit });
   const fatal = await Promise.race([shutdown.requested.then(() => undefined), runtime.fatal, ...(io.stop ? [io.stop.then(() => undefined)] : [])]);
   await runtime.close();

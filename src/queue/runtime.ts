@@ -19,6 +19,7 @@ import { RunStore } from '../runs/store.js';
 import { openActivationExport } from '../runs/activation-export.js';
 import { processEnroll } from '../../jobs/enroll.js';
 import { processPoll } from '../../jobs/poll.js';
+import { startControlWorker, type ControlOptions, type ControlWorker } from '../reenroll/control.js';
 import type { JobContext, JobDeps, RowJobData } from '../../jobs/context.js';
 import { createRedis, watchRedis } from './connection.js';
 import { feedRun } from './feeder.js';
@@ -36,6 +37,8 @@ export interface RuntimeOptions {
   reconcileIntervalMs?: number;
   /** Time allowed for active jobs to finish on close before they are handed back. */
   closeTimeoutMs?: number;
+  /** Also take scheduled jobs from the control queue (nightly re-enrollment): `worker` processes do. */
+  control?: boolean | ControlOptions;
 }
 
 export interface Runtime {
@@ -112,6 +115,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   let oktaPoll: OktaClient | undefined;
   let oktaOther: OktaClient | undefined;
   const workers: Worker[] = [];
+  let control: ControlWorker | undefined;
   const closers: Array<() => void> = [];
 
   if (runWorkers) {
@@ -208,6 +212,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     };
     makeWorker(QUEUES.enroll, processEnroll);
     makeWorker(QUEUES.poll, processPoll);
+    if (opts.control) control = startControlWorker({ config, logger, store, redis, okta, ...(typeof opts.control === 'object' ? opts.control : {}) });
   }
   // Calls and 429s of this process, for `status --watch` and the dashboard on other machines.
   const callStats = limiter ? publishCallStats(redis, config.prefix, () => countersOf(limiter?.stats()), { budgetPerMinute: config.rateLimit }) : undefined;
@@ -281,6 +286,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     for (const t of timers) clearInterval(t);
     watchdog.stop();
     await feeding;
+    await control?.close();
     const timeout = opts.closeTimeoutMs ?? 30_000;
     await Promise.race([
       Promise.all(workers.map((w) => w.close())),
