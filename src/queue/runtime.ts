@@ -285,6 +285,18 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     stopping = true;
     for (const t of timers) clearInterval(t);
     watchdog.stop();
+    const timeoutMs = redis.status === 'ready' ? (opts.closeTimeoutMs ?? 30_000) + 5000 : 2000;
+    // With Redis gone, closing can wait forever: bound it, then cut the connections.
+    const done = await Promise.race([
+      orderlyClose().then(() => true),
+      new Promise<boolean>((r) => setTimeout(() => r(false), timeoutMs).unref()),
+    ]);
+    if (!done) logger.warn('closing took too long (Redis unreachable?); connections cut');
+    for (const c of closers) c();
+    redis.disconnect();
+  };
+
+  const orderlyClose = async () => {
     await feeding;
     await control?.close();
     const timeout = opts.closeTimeoutMs ?? 30_000;
@@ -299,8 +311,6 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     await oktaPoll?.close().catch(() => undefined);
     await oktaOther?.close().catch(() => undefined);
     await limiter?.close().catch(() => undefined);
-    for (const c of closers) c();
-    redis.disconnect();
   };
 
   return { store, redis, enrollQueue, pollQueue, limiter, okta, fatal, tick, reconcileNow, close };

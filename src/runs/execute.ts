@@ -102,7 +102,23 @@ export async function executeRun(opts: ExecuteOptions): Promise<RunSummary> {
       fatalError = e;
     });
     for (;;) {
-      const [m, c] = await Promise.all([store.getMeta(runId), store.counts(runId)]);
+      // Reads wait while Redis is away; a fatal condition or a stop request must still end the wait.
+      const read = await Promise.race([
+        Promise.all([store.getMeta(runId), store.counts(runId)]),
+        runtime.fatal.then(() => undefined),
+        ...(opts.stopRequested ? [opts.stopRequested.then(() => undefined)] : []),
+      ]);
+      if (!read) {
+        if (fatalError) outcome = 'fatal';
+        else outcome = 'stopped';
+        if (!fatalError) {
+          // the stop arrived first; give a pending fatal a moment to be recorded
+          await new Promise((r) => setTimeout(r, 0));
+          if (fatalError) outcome = 'fatal';
+        }
+        break;
+      }
+      const [m, c] = read;
       progress.update({
         done: c.done,
         total: m?.total,
@@ -125,6 +141,10 @@ export async function executeRun(opts: ExecuteOptions): Promise<RunSummary> {
   } finally {
     progress.stop();
     if (!opts.runtime) await runtime.close();
+  }
+  if (outcome === 'fatal' && runtime.redis.status !== 'ready') {
+    // Nothing can be read back now; everything needed to continue is kept in Redis.
+    throw new FatalRunError(fatalError!.message, `No report written. Once Redis is back, continue with: bulk-enroll resume ${runId} --report ${opts.reportPath}`);
   }
   const counts = await store.outcomeCountsAsRecord(runId).catch(() => undefined);
   let reportSha = '';

@@ -143,3 +143,29 @@ describe('interrupted run', () => {
     await checkReport(env, runId, scenario);
   }, 240_000);
 });
+
+describe('Redis gone for good', () => {
+  it('`run` gives up after the reconnect window with exit 1, and `resume` finishes once Redis is back', async () => {
+    redis = await startLocalRedis({ appendOnly: true, appendFsync: 'always' });
+    const scenario = buildScenario(dir, { users: 200, seed: 31, scanMs: [300, 1500] });
+    const token = 'gone-token-0123456789abcdef';
+    sim = await startSimulator({ usersCsv: scenario.directoryCsv, activationTtlMs: 3000, onDuplicate: 'allow', latencyMs: [10, 40], rateLimit: 1_000_000, token });
+    const env = { OKTA_API_TOKEN: token, REDIS_URL: redis.url, BULK_ENROLL_PREFIX: prefix, OKTA_ORG_URL: sim.url };
+    const report = join(dir, 'report.csv');
+    const args = ['--rate-limit', '1000000', '--users-rate-limit', '1000000', ...FAST, '--log-file', join(dir, 'run.log')];
+    const run = startCli(['run', scenario.inputCsv, '--report', report, '--poll-initial-ms', '200', '--redis-reconnect-window-ms', '2000', ...args], { env });
+    const runId = (await run.waitForOutput(/run (\d{8}-\d{6}-[a-z0-9]+)/, 30_000))[1]!;
+    await waitUntil(env, runId, (s) => s.done > 20, 60_000);
+    await redis.kill({ keepDir: true });
+    const t0 = Date.now();
+    const code = await run.exited;
+    expect(code).toBe(1);
+    expect(Date.now() - t0).toBeLessThan(45_000);
+    expect(run.stderr()).toMatch(/unreachable/);
+    expect(run.stderr()).toContain(`bulk-enroll resume ${runId}`);
+    redis = await redis.restart();
+    const resumed = await runCli(['resume', runId, '--report', report, ...args], { env, timeoutMs: 120_000 });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    await checkReport(env, runId, scenario);
+  }, 240_000);
+});

@@ -79,7 +79,7 @@ describe('System Log detection', () => {
     const withLog = await runWith('log');
     expect(withLog.map((r) => r.outcome)).toEqual(expected);
     const logCalls = sim.stats().requests.total;
-    expect(withLog.filter((r) => r.note.includes('System Log')).length).toBeGreaterThan(80);
+    expect(withLog.filter((r) => (r.note ?? '').includes('System Log')).length).toBeGreaterThan(80);
     sim.resetStats();
     // a fresh directory state for the polling run: a new simulator
     await sim.close();
