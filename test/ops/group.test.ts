@@ -169,3 +169,12 @@ it('refuses a CSV and a group together, a filter on another column, an unknown g
   expect(await store.listRuns()).toEqual([]); // nothing left behind
   store.redis.disconnect();
 });
+
+it('run --group --dry-run plans every member from read-only calls', async () => {
+  await runCommand(undefined, flags({ group: FINANCE, pageSize: '7', dryRun: true, plan: join(dir, 'plan.csv') }), io());
+  const plan = readReportFile(join(dir, 'plan.csv'));
+  expect(plan.map((p) => [p.row, p.userId, p.action])).toEqual(members.map((m, i) => [String(i + 1), m.id, 'enroll']));
+  const routes = Object.keys(sim!.stats().requests.byRoute);
+  expect(routes.filter((k) => !k.startsWith('GET '))).toEqual([]);
+  expect(sim!.stats().enrollCalls).toBe(0);
+});
