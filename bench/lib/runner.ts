@@ -90,17 +90,24 @@ export interface DetectOption {
   /** Run flags that select the System Log watcher / polling alone. */
   log: RawOptions;
   poll: RawOptions;
+  /** The process flag setting how often the watcher reads the log (`--log-interval-ms`), when there is one. */
+  intervalKey?: string;
+  /** The process flag setting the System Log budget (`--logs-rate-limit`), when there is one. */
+  logsRateKey?: string;
 }
 
 export function detectOption(): DetectOption | undefined {
   const program = new Command();
   registerCommands(program);
-  const run = program.commands.find((c) => c.name() === 'run');
-  for (const opt of run?.options ?? []) {
+  const options = program.commands.find((c) => c.name() === 'run')?.options ?? [];
+  const interval = options.find((o) => /^--log-(interval|cadence)(-ms)?$/.test(o.long ?? ''));
+  const logsRate = options.find((o) => /^--logs?-rate-limit$/.test(o.long ?? ''));
+  const intervalKey = { ...(interval ? { intervalKey: interval.attributeName() } : {}), ...(logsRate ? { logsRateKey: logsRate.attributeName() } : {}) };
+  for (const opt of options) {
     const long = opt.long ?? '';
     const key = opt.attributeName();
-    if (/^--(detect|detection)$/.test(long)) return { flag: long, log: { [key]: 'log' }, poll: { [key]: 'poll' } };
-    if (/^--(log-watcher|system-log|watch-log)$/.test(long)) return { flag: long, log: { [key]: true }, poll: { [key]: false } };
+    if (/^--(detect|detection)$/.test(long)) return { flag: long, log: { [key]: 'log' }, poll: { [key]: 'poll' }, ...intervalKey };
+    if (/^--(log-watcher|system-log|watch-log)$/.test(long)) return { flag: long, log: { [key]: true }, poll: { [key]: false }, ...intervalKey };
   }
   return undefined;
 }
