@@ -65,10 +65,14 @@ export function batchSize(intervalMs: number, batchWindowMs: number, maxBatch: n
   return Math.max(1, Math.min(maxBatch, Math.floor(batchWindowMs / intervalMs)));
 }
 
-/** Two resets within this distance belong to the same window (Reset has whole-second precision). */
-export function sameWindowToleranceMs(windowLengthMs: number | undefined): number {
-  return windowLengthMs !== undefined && windowLengthMs < 2000 ? windowLengthMs / 2 : 1000;
-}
+/**
+ * Two estimates of a window's end closer than this belong to one window. Each answer's
+ * "reset in" is Reset (whole seconds) minus Date (whole seconds, floored), so two answers
+ * of one window can disagree by up to a second; a tolerance derived from a (noisy)
+ * window-length estimate once split one window in two. Windows shorter than 2 s are
+ * therefore not told apart; Okta's are about 60 s.
+ */
+export const SAME_WINDOW_MS = 1000;
 
 export interface CapState {
   /** Cap set by the last decrease; undefined = at the configured maximum. */

@@ -13,7 +13,7 @@
  * Every key has a TTL that each call refreshes: an unused bucket leaves nothing behind,
  * and deleted keys (Redis restart without persistence, a flush) are simply re-created.
  *
- * The arithmetic mirrors src/limiter/pacing.ts (pace, batchSize, sameWindowToleranceMs,
+ * The arithmetic mirrors src/limiter/pacing.ts (pace, batchSize, SAME_WINDOW_MS,
  * currentCap, decreasedCap, pollGoesFirst); test/limiter/pacing.test.ts runs both.
  */
 
@@ -88,12 +88,14 @@ rollover()
 -- Fold in Okta's view of the window (Limit, Remaining, Reset as a duration from now).
 if obsIn >= 0 and obsLim > 0 then
   local E = now + obsIn
+  -- Two answers of one window can disagree by up to a second about its end (whole-second
+  -- Date), so ends closer than this are one window (see pacing.ts SAME_WINDOW_MS).
   local tol = 1000
-  if wLen ~= nil and wLen < 2000 then tol = wLen / 2 end
   local seen = obsLim - obsRem
   if seen < 0 then seen = 0 end
   -- Window length = distance between two consecutive windows' ends (each refined to
   -- its smallest estimate). A step of about two lengths or more spans an idle gap.
+  local prevReal = oEnd
   if oEnd ~= nil and math.abs(E - oEnd) <= tol then
     if E < oEnd then oEnd = E end
   elseif oEnd == nil or E > oEnd + tol then
@@ -104,24 +106,28 @@ if obsIn >= 0 and obsLim > 0 then
     local step = oEnd - oPrev
     if step >= 1000 and (wLen == nil or step <= wLen * 1.9) then wLen = step end
   end
-  if wEnd ~= nil and math.abs(E - wEnd) <= tol then
+  if wProv == 1 then
+    -- We rolled past a window's end and guessed the next one: the first answer from a
+    -- window later than the one we left replaces the guess (its length may be wrong).
+    -- Answers from the window we left are stale.
+    if prevReal == nil or E > prevReal + tol then
+      if wEnd == nil or seen > wUsed then wUsed = seen end
+      wEnd = E
+      wLim = obsLim
+      wProv = 0
+    end
+  elseif wEnd ~= nil and math.abs(E - wEnd) <= tol then
     -- the window we track: Okta may have counted calls we did not grant (another client on the token)
     if seen > wUsed then wUsed = seen end
     -- Date has whole-second precision and is floored, so each answer's "reset in" errs
     -- long: the smallest estimate of the window's end is the best one.
     if E < wEnd then wEnd = E end
     wLim = obsLim
-    wProv = 0
   elseif wEnd == nil or E > wEnd + tol then
-    -- a newer window than we track
-    if wProv == 1 and wEnd ~= nil then
-      if seen > wUsed then wUsed = seen end
-    else
-      wUsed = seen
-    end
+    -- a newer window than the one we track (it ended earlier than we thought)
+    wUsed = seen
     wEnd = E
     wLim = obsLim
-    wProv = 0
   end
   -- else: an answer from a window that already ended here; stale, ignored
   rollover()

@@ -5,7 +5,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { limiterKeys } from '../../src/limiter/index.js';
-import { batchSize, currentCap, decreasedCap, pace, pollGoesFirst, resumeJitterMs, sameWindowToleranceMs } from '../../src/limiter/pacing.js';
+import { batchSize, currentCap, decreasedCap, pace, pollGoesFirst, resumeJitterMs, SAME_WINDOW_MS } from '../../src/limiter/pacing.js';
 import { ACQUIRE_LUA } from '../../src/limiter/scripts.js';
 import { cleanPrefix, redisUrl, uniquePrefix } from '../helpers/redis.js';
 
@@ -47,9 +47,7 @@ describe('pace', () => {
     expect(batchSize(100, 50, 64)).toBe(1);
     expect(batchSize(0.001, 50, 64)).toBe(64);
     expect(batchSize(5, 50, 64)).toBe(10);
-    expect(sameWindowToleranceMs(undefined)).toBe(1000);
-    expect(sameWindowToleranceMs(60_000)).toBe(1000);
-    expect(sameWindowToleranceMs(1000)).toBe(500);
+    expect(SAME_WINDOW_MS).toBe(1000);
     expect(decreasedCap(20)).toBe(10);
     expect(decreasedCap(1)).toBe(1);
     expect(currentCap({ atMs: 0 }, 5000, 20, 1000)).toBe(20);
