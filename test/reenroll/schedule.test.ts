@@ -196,9 +196,16 @@ describe('nightly job', () => {
       const metas = await Promise.all(ids.map((id) => store.getMeta(id)));
       return metas.filter((m) => m?.fileName === 'schedule nightly').sort((a, b) => a!.createdAt.localeCompare(b!.createdAt));
     };
-    await until('four finished nights', async () => (await nightly()).filter((m) => m?.state === 'finished').length >= 4, 45_000);
+    // A night is over once its job has written the report and its manifest.
+    const runs = await until(
+      'four finished nights',
+      async () => {
+        const four = (await nightly()).slice(0, 4);
+        return four.length === 4 && four.every((m) => existsSync(join(reportDir, `nightly-${m!.id}.csv.manifest.json`))) ? four : undefined;
+      },
+      45_000,
+    );
     await scheduleCommand({ redis: redisUrl(), prefix, remove: 'nightly' }, { out: sink().out });
-    const runs = (await nightly()).filter((m) => m?.state === 'finished').slice(0, 4);
 
     const reports = runs.map((m) => join(reportDir, `nightly-${m!.id}.csv`));
     for (const r of reports) {
