@@ -110,7 +110,7 @@ it('changes nothing in Okta and plans exactly what the real run then does', asyn
   const planText = readFileSync(planFile, 'utf8');
   expect(planText.split('\n')[0]).toBe(PLAN_COLUMNS.join(','));
   const plan = parse(planText, { columns: true }) as Array<Record<string, string>>;
-  const actions = plan.map((p) => [p.row, p.action, p.action === 'fail' ? p.reason.split(':')[0] : '']);
+  const actions = plan.map((p) => [p.row, p.action, p.action === 'fail' ? (p.reason ?? '').split(':')[0] : '']);
   const expected: string[][] = [];
   [0, 1, 2, 3].forEach((i) => {
     const base = i * 4;
@@ -127,12 +127,12 @@ it('changes nothing in Okta and plans exactly what the real run then does', asyn
   expect(rows).toHaveLength(plan.length);
   const did = (r: Record<string, string>): string => {
     if (r.outcome === 'failed') return `fail ${r.errorCode}`;
-    if (r.note.includes('expired activation restarted')) return 'restart expired';
-    if (r.note.includes('already active')) return 'leave active';
-    if (r.note.includes('already enrolled before this run')) return 'adopt pending';
+    if ((r.note ?? '').includes('expired activation restarted')) return 'restart expired';
+    if ((r.note ?? '').includes('already active')) return 'leave active';
+    if ((r.note ?? '').includes('already enrolled before this run')) return 'adopt pending';
     return 'enroll';
   };
-  const planned = (p: Record<string, string>) => (p.action === 'fail' ? `fail ${p.reason.split(':')[0]}` : p.action);
+  const planned = (p: Record<string, string>) => (p.action === 'fail' ? `fail ${(p.reason ?? '').split(':')[0]}` : p.action);
   expect(rows.map((r) => `${r.row} ${did(r)}`)).toEqual(plan.map((p) => `${p.row} ${planned(p)}`));
   // and the existing factors it planned to take over are the ones it took over
   for (const p of plan.filter((x) => x.existingFactorId)) expect(rows.find((r) => r.row === p.row)!.factorId).toBe(p.existingFactorId);
