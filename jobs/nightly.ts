@@ -136,7 +136,7 @@ export async function processNightly(data: NightlyJobData, ctx: NightlyContext, 
       await sleep(deps.waitIntervalMs, wake.signal);
     }
 
-    const finished = await finishNight(name, runId, deps);
+    const finished = await finishNight(name, runId, deps, def);
     await lock.release(token);
     log('info', `run ${runId} finished: report ${finished.report}`, { runId, ...finished.counts });
     return { kind: 'finished', runId, report: finished.report, counts: finished.counts, resumed };
@@ -158,7 +158,7 @@ async function settlePrevious(def: ScheduleState, deps: NightlyDeps): Promise<st
   const meta = await deps.store.getMeta(current);
   if (!meta) return undefined;
   if (meta.state !== 'finished') return current;
-  await finishNight(def.name, current, deps);
+  await finishNight(def.name, current, deps, def);
   deps.logger.warn(`nightly ${def.name}: run ${current} had finished without its report; written now`, { schedule: def.name, runId: current });
   return undefined;
 }
@@ -172,10 +172,15 @@ async function nightRows(def: ScheduleState, deps: NightlyDeps): Promise<SourceR
   return (await selectRows(deps.schedules.rows(def.name), { includeFailed: def.includeFailed, includePending: def.includePending })).rows;
 }
 
-/** Report + manifest to the schedule's folder, the run's rows kept as the next night's input. */
-async function finishNight(name: string, runId: string, deps: NightlyDeps): Promise<{ report: string; counts: Record<string, number> }> {
+/**
+ * Report + manifest to the schedule's folder, the run's rows kept as the next night's
+ * input. A schedule removed meanwhile still gets its report (with the definition the
+ * night started with), and nothing of it is written back to Redis.
+ */
+async function finishNight(name: string, runId: string, deps: NightlyDeps, started: ScheduleState): Promise<{ report: string; counts: Record<string, number> }> {
   const { store, schedules } = deps;
-  const def = (await schedules.get(name))!;
+  const current = await schedules.get(name);
+  const def = current ?? started;
   const meta = await store.getMeta(runId);
   const report = resolve(join(def.reportDir, `${name}-${runId}.csv`));
   await writeRunReport(store, runId, report);
@@ -201,6 +206,10 @@ async function finishNight(name: string, runId: string, deps: NightlyDeps): Prom
     });
   } catch (err) {
     deps.logger.error(`nightly ${name}: could not write the manifest for ${report}: ${(err as Error).message}`);
+  }
+  if (!current) {
+    deps.logger.warn(`nightly ${name}: the schedule was removed during run ${runId}; report written, nothing kept for a next night`, { schedule: name, runId });
+    return { report, counts };
   }
   if (def.source.kind === 'report') await schedules.replaceRows(name, reportRows(store, runId), runId);
   await schedules.setFields(name, {

@@ -21,6 +21,7 @@ import { QUEUES } from '../../src/runs/keys.js';
 import { RunStore } from '../../src/runs/store.js';
 import { ScheduleStore } from '../../src/reenroll/schedules.js';
 import { processNightly } from '../../jobs/nightly.js';
+import { ingestRows } from '../../src/runs/ingest.js';
 import { startSimulator, type SimulatorHandle } from '../../src/simulator/index.js';
 import { cleanPrefix, redisUrl, uniquePrefix } from '../helpers/redis.js';
 import { readReportFile } from '../helpers/report.js';
@@ -266,5 +267,31 @@ describe('nightly job', () => {
     expect(await lock.extend('tok-1')).toBe(false);
     expect(await lock.release('tok-1')).toBe(false);
     expect((await lock.read())?.jobId).toBe('repeat:n:3');
+  });
+
+  it('a night whose schedule is removed meanwhile still writes its report and keeps nothing in Redis', async () => {
+    const r = redis();
+    const schedules = new ScheduleStore(r, prefix);
+    const store = new RunStore(r, prefix);
+    await schedules.save({ name: 'gone', source: { kind: 'report', file: 'x.csv', sha256: 'a'.repeat(64), rows: 0 }, reportDir: join(dir, 'r'), includeFailed: false, includePending: false, settings: { revisit: true } as never }, []);
+    const runId = '20260101-013000-gone';
+    await ingestRows(store, [{ fileRow: '7', input: { row: 7, userId: userId(7), factorType: 'push', provider: 'OKTA' } }], { revisit: true } as never, { runId, command: 'reenroll' });
+    const lock = schedules.lock('gone', 5000);
+    await lock.acquire('repeat:gone:1', 'tok');
+    await lock.setRunId('tok', runId);
+    const logs: string[] = [];
+    const logger = { info: (m: string) => logs.push(m), warn: (m: string) => logs.push(m), error: (m: string) => logs.push(m), debug: () => undefined } as never;
+    const night = processNightly(
+      { schedule: 'gone' },
+      { jobId: 'repeat:gone:1', signal: new AbortController().signal, delayUntil: async () => { throw new Error('not expected'); } },
+      { store, schedules, logger, now: () => Date.now(), lockTtlMs: 5000, waitIntervalMs: 50 },
+    );
+    await until('the job to wait on its run', async () => logs.some((l) => l.includes('resuming run')));
+    await scheduleCommand({ redis: redisUrl(), prefix, remove: 'gone' }, { out: sink().out });
+    await store.finalize(runId, 1, { o: 'expired', uid: userId(7), fin: new Date().toISOString() });
+    expect(await night).toMatchObject({ kind: 'finished', runId, counts: { total: 1, expired: 1 } });
+    expect(readReportFile(join(dir, 'r', `gone-${runId}.csv`)).map((x) => [x.row, x.outcome])).toEqual([['7', 'expired']]);
+    expect(logs).toContain(`nightly gone: the schedule was removed during run ${runId}; report written, nothing kept for a next night`);
+    expect(await r.keys(`${prefix}:be:schedule:gone*`)).toEqual([]);
   });
 });
