@@ -5,7 +5,9 @@
  * non-loopback address it refuses to start without credentials and TLS, and answers 401
  * to a request without credentials. Read-only unless actions are allowed.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
@@ -151,6 +153,26 @@ describe('access', () => {
     expect(ok.status).toBe(200);
     const runs = (await ok.json()) as Array<{ runId: string; done: number; failed: number }>;
     expect(runs.map((r) => [r.runId, r.done, r.failed])).toEqual([[seeded.runId, 4, 2]]);
+  });
+
+  it('serves HTTPS with --tls-cert / --tls-key, credentials still required', async () => {
+    const cert = join(dir, 'cert.pem');
+    const key = join(dir, 'key.pem');
+    const gen = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1'], { encoding: 'utf8' });
+    if (gen.status !== 0) throw new Error(`openssl could not make a test certificate: ${gen.stderr}`);
+    dash = await startDashboard({ redisUrl: redisUrl(), prefix, host: '0.0.0.0', port: 0, credentials: CREDS, tls: { cert: readFileSync(cert), key: readFileSync(key) } });
+    expect(dash.url).toMatch(/^https:/);
+    const dispatcher = new Agent({ connect: { rejectUnauthorized: false } });
+    try {
+      const url = `https://127.0.0.1:${dash.port}/api/runs`;
+      expect((await undiciFetch(url, { dispatcher })).status).toBe(401);
+      const ok = await undiciFetch(url, { dispatcher, headers: { authorization: basic(CREDS.user, CREDS.password) } });
+      expect(ok.status).toBe(200);
+      // plain HTTP on the TLS port gets no page
+      await expect(fetch(`http://127.0.0.1:${dash.port}/api/runs`).then((r) => r.status)).rejects.toThrow();
+    } finally {
+      await dispatcher.close();
+    }
   });
 
   it('is read-only unless actions are allowed', async () => {
