@@ -22,11 +22,16 @@ export function recordFactor(p: Progress, view: FactorView, now: number, setting
   if (newActivation) {
     p.ps = now;
     p.pn = 0;
-    p.exp = view.expiresAt ? Date.parse(view.expiresAt) : now + settings.activationTimeoutMs;
+    p.exp = view.expiresAt ? Date.parse(view.expiresAt) : Number.NaN;
+    // No expiresAt from Okta (e.g. a pending factor found in a listing): assume a full window, and poll it.
+    p.ne = Number.isFinite(p.exp) ? undefined : 1;
     if (!Number.isFinite(p.exp)) p.exp = now + settings.activationTimeoutMs;
   } else if (view.expiresAt) {
     const exp = Date.parse(view.expiresAt);
-    if (Number.isFinite(exp)) p.exp = exp;
+    if (Number.isFinite(exp)) {
+      p.exp = exp;
+      p.ne = undefined;
+    }
   }
 }
 
@@ -48,7 +53,7 @@ export async function continueWaiting(
 ): Promise<{ kind: 'poll'; at: number } | { kind: 'expired' }> {
   const now = deps.now();
   const exp = p.exp ?? now + settings.activationTimeoutMs;
-  if (now < exp && (await logDetects(data.runId, settings, deps))) {
+  if (now < exp && !p.ne && (await logDetects(data.runId, settings, deps))) {
     // The System Log watcher reports activations; this factor is polled once, just after
     // its activation expired, to confirm what the log did not show.
     await deps.store.setProgress(data.runId, data.row, p);

@@ -67,6 +67,8 @@ export interface Progress {
   rq?: number;
   /** Activation delivery: 'pending' (owed), 'sent', 'failed:<code>', 'none'. */
   dv?: string;
+  /** 1 when Okta gave no expiresAt for the current activation (it is then polled on schedule). */
+  ne?: number;
 }
 
 /** Final outcome of a row (written once). */

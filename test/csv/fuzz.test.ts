@@ -32,6 +32,7 @@ function expectValidRow(v: InputRow): void {
   expect(v.provider.length).toBeGreaterThan(0);
   expect(v.provider).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
   if (v.factorType === 'sms' || v.factorType === 'call') expect(v.phoneNumber).toMatch(E164_RE);
+  else if (v.factorType === 'push' && v.phoneNumber !== undefined) expect(v.phoneNumber).toMatch(E164_RE); // optional: --sms-to-csv-phone
   else expect(v.phoneNumber).toBeUndefined();
   if (v.factorType === 'email') expect(v.email).toMatch(/^[^\s@]+@[^\s@]+\.[^\s@]+$/);
   else expect(v.email).toBeUndefined();

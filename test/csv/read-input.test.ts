@@ -114,10 +114,10 @@ describe('readInput: text forms', () => {
     ]);
   });
 
-  it('keeps phone numbers and emails only for the factor types that use them', async () => {
+  it('keeps phone numbers and emails only for the factor types that use them (a push row keeps its phone for SMS delivery)', async () => {
     const r = await rows(file(`userId,factorType,phoneNumber,email\n${ID1},push,+14155550100,a@example.com\n${ID2},email,,a@example.com\n${ID3},call,+1-415-555-0101,\n`));
     expect(r.map((x) => x.value)).toEqual([
-      { row: 1, userId: ID1, factorType: 'push', provider: 'OKTA' },
+      { row: 1, userId: ID1, factorType: 'push', provider: 'OKTA', phoneNumber: '+14155550100' },
       { row: 2, userId: ID2, factorType: 'email', provider: 'OKTA', email: 'a@example.com' },
       { row: 3, userId: ID3, factorType: 'call', provider: 'OKTA', phoneNumber: '+14155550101' },
     ]);
