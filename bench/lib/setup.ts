@@ -32,6 +32,36 @@ export async function usedMemory(url: string): Promise<number> {
   }
 }
 
+/** Redis INFO commandstats: calls per command name (evalsha = a Lua script, BullMQ's and the runner's). */
+export async function commandStats(url: string): Promise<Map<string, number>> {
+  const client = new Redis(url, { maxRetriesPerRequest: 1, lazyConnect: true });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    const out = new Map<string, number>();
+    for (const m of (await client.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) out.set(m[1]!, Number(m[2]));
+    return out;
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** Commands per unit between two commandStats snapshots: the total and the busiest few. */
+export function commandsPer(before: Map<string, number>, after: Map<string, number>, units: number): { total: number; top: string } {
+  const diff: Array<[string, number]> = [];
+  for (const [cmd, n] of after) {
+    const d = n - (before.get(cmd) ?? 0);
+    if (d > 0) diff.push([cmd, d]);
+  }
+  diff.sort((a, b) => b[1] - a[1]);
+  const total = diff.reduce((s, [, d]) => s + d, 0) / units;
+  const top = diff
+    .slice(0, 6)
+    .map(([cmd, d]) => `${cmd} ${(d / units).toFixed(1)}`)
+    .join(', ');
+  return { total, top };
+}
+
 export async function redisVersion(url: string): Promise<string> {
   const client = new Redis(url, { maxRetriesPerRequest: 1, lazyConnect: true });
   client.on('error', () => undefined);

@@ -28,8 +28,8 @@ export function budgetVariants(ctx: BenchContext): Array<BudgetVariant & { id: s
       id: 'budget-60s',
       label: 'Budget, 60 s windows',
       windowMs: 60_000,
-      users: ctx.quick ? 7500 : 7500,
-      ...(ctx.long ? {} : { skipped: 'run with --long (about 3 min: three 60 s windows are needed for a steady state)' }),
+      users: 13_000,
+      ...(ctx.long ? {} : { skipped: 'run with --long (about 7 min with the anchor: a steady state needs three 60 s windows)' }),
     },
   ];
 }

@@ -9,7 +9,7 @@ import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { Scope } from '../lib/cleanup.js';
 import { runInProcess } from '../lib/runner.js';
-import { population, privateRedis, tempDir } from '../lib/setup.js';
+import { commandStats, commandsPer, population, privateRedis, tempDir } from '../lib/setup.js';
 import { startSimProcess } from '../lib/sim.js';
 import { fmt } from '../lib/stats.js';
 import type { BenchContext, Case, Measurement, TableRow } from '../lib/types.js';
@@ -35,7 +35,8 @@ export function liftedCases(ctx: BenchContext): Case[] {
           note:
             `${fmt(x.users!)} users scanning at once, in ${fmt(x.totalSec!, 1)} s (first enrollment after ${fmt(x.firstEnrollSec!, 1)} s, first enrollment to last outcome ${fmt(x.outcomeSpanSec!, 1)} s); ` +
             `${fmt(x.callsPerUser!, 2)} calls/user; runner --concurrency 200 --max-concurrent 75 --max-in-flight 20000 --poll-initial-ms 20 --deliver none, detect ${m.info.detect}. ` +
-            `Ratio = users/s ÷ bare jobs/s (${fmt(x.baselineJobs!)} no-op jobs, concurrency 100, addBulk of 1,000); a user needs ≥ 2 jobs, so 0.5 is BullMQ's own ceiling.`,
+            `Ratio = users/s ÷ bare jobs/s (${fmt(x.baselineJobs!)} no-op jobs, concurrency 100, addBulk of 1,000); a user needs ≥ 2 jobs, so 0.5 is BullMQ's own ceiling. ` +
+            `Redis commands executed per user ${fmt(x.redisPerUser!, 1)} (INFO commandstats, commands inside Lua scripts included; busiest: ${m.info.redisTopPerUser}) against ${fmt(x.redisPerJob!, 1)} per bare job (${m.info.redisTopPerJob}).`,
         };
       },
     },
@@ -45,6 +46,9 @@ export function liftedCases(ctx: BenchContext): Case[] {
 /** Bare BullMQ: `jobs` no-op jobs through one Worker (concurrency 100); jobs per second from the first add to the last completion. */
 export async function bareBullmq(redisUrl: string, jobs: number): Promise<number> {
   const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  const workerConnection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  connection.on('error', () => undefined);
+  workerConnection.on('error', () => undefined);
   const prefix = 'bench-baseline';
   const queue = new Queue('noop', { connection, prefix });
   let done = 0;
@@ -55,7 +59,7 @@ export async function bareBullmq(redisUrl: string, jobs: number): Promise<number
     async () => {
       // a trivial job
     },
-    { connection: new Redis(redisUrl, { maxRetriesPerRequest: null }), prefix, concurrency: 100, removeOnComplete: { count: 0 } },
+    { connection: workerConnection, prefix, concurrency: 100, removeOnComplete: { count: 0 } },
   );
   worker.on('completed', () => {
     if (++done === jobs) resolveDone();
@@ -76,6 +80,7 @@ export async function bareBullmq(redisUrl: string, jobs: number): Promise<number
     await queue.obliterate({ force: true }).catch(() => undefined);
     await queue.close();
     connection.disconnect();
+    workerConnection.disconnect();
   }
 }
 
@@ -88,7 +93,9 @@ async function runLifted(users: number, ctx: BenchContext): Promise<Measurement>
     const dir = tempDir(scope, 'lifted');
     const redis = await privateRedis(scope);
     const baselineJobs = users;
+    const c0 = await commandStats(redis.url);
     const baselineJobsPerSec = await bareBullmq(redis.url, baselineJobs);
+    const c1 = await commandStats(redis.url);
     const pop = await population(dir, users, { scanDelayMs: [0, 0] });
     const sim = await startSimProcess(scope, {
       usersCsv: pop.directory,
@@ -111,6 +118,9 @@ async function runLifted(users: number, ctx: BenchContext): Promise<Measurement>
       runFlags,
       timeoutMs: ctx.quick ? 120_000 : 300_000,
     });
+    const c2 = await commandStats(redis.url);
+    const perJob = commandsPer(c0, c1, baselineJobs);
+    const perUser = commandsPer(c1, c2, users);
     const stats = await sim.stats();
     const finished = run.rows.map((r) => Date.parse(r.finishedAt ?? '')).filter(Number.isFinite);
     const enrolled = run.rows.map((r) => Date.parse(r.enrolledAt ?? '')).filter(Number.isFinite);
@@ -129,8 +139,10 @@ async function runLifted(users: number, ctx: BenchContext): Promise<Measurement>
         baselineJobs,
         baselineJobsPerSec,
         ratio: usersPerSec / baselineJobsPerSec,
+        redisPerUser: perUser.total,
+        redisPerJob: perJob.total,
       },
-      info: { detect: String(run.settings.detect ?? 'poll') },
+      info: { detect: String(run.settings.detect ?? 'poll'), redisTopPerUser: perUser.top, redisTopPerJob: perJob.top },
     };
   } finally {
     await scope.close();
