@@ -37,3 +37,31 @@ export class FatalRunError extends Error {
     super(message);
   }
 }
+
+/**
+ * Run f, adding its ConfigError problems to `problems` instead of throwing, so a command
+ * can check every flag and list every problem together. Other errors pass through.
+ */
+export function collectProblems<T>(problems: string[], f: () => T): T | undefined {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      problems.push(...e.problems);
+      return undefined;
+    }
+    throw e;
+  }
+}
+
+export async function collectProblemsAsync<T>(problems: string[], f: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await f();
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      problems.push(...e.problems);
+      return undefined;
+    }
+    throw e;
+  }
+}

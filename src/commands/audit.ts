@@ -9,6 +9,7 @@
 import type { Command } from 'commander';
 import type { RawOptions } from '../config.js';
 import { addOktaOptions, addRedisOptions } from './options.js';
+import { collectProblems, collectProblemsAsync } from '../errors.js';
 
 export function register(program: Command): void {
   const cmd = program
@@ -81,21 +82,10 @@ export async function auditCommand(
   if (!outFile) problems.push('--out: expected a file name for the inventory CSV, got none');
   // --concurrency means something else to the process config (jobs per queue): keep it out of there.
   const { concurrency: _c, ...processFlags } = flags;
-  let config;
-  try {
-    config = loadProcessConfig(processFlags, { env: io.env, warn: (m) => warnings.push(m) });
-  } catch (e) {
-    if (e instanceof ConfigError) problems.push(...e.problems);
-    else throw e;
-  }
+  const config = collectProblems(problems, () => loadProcessConfig(processFlags, { env: io.env, warn: (m) => warnings.push(m) }));
   let signKey;
   if (typeof flags.signKey === 'string') {
-    try {
-      signKey = await loadSigningKey(flags.signKey);
-    } catch (e) {
-      if (e instanceof ConfigError) problems.push(...e.problems);
-      else throw e;
-    }
+    signKey = await collectProblemsAsync(problems, () => loadSigningKey(flags.signKey as string));
   }
   if (problems.length || !config) throw new ConfigError(problems);
 

@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import type { RawOptions } from '../config.js';
 import { addRedisOptions } from './options.js';
+import { collectProblems, collectProblemsAsync } from '../errors.js';
 
 export function register(program: Command): void {
   const cmd = program
@@ -43,13 +44,7 @@ export async function dashboardCommand(
 
   const problems: string[] = [];
   const warnings: string[] = [];
-  let config;
-  try {
-    config = loadProcessConfig(flags, { env, needOkta: false });
-  } catch (e) {
-    if (e instanceof ConfigError) problems.push(...e.problems);
-    else throw e;
-  }
+  const config = collectProblems(problems, () => loadProcessConfig(flags, { env, needOkta: false }));
   let port = 3000;
   if (flags.port !== undefined) {
     port = Number(flags.port);

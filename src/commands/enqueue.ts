@@ -22,7 +22,7 @@ export function register(program: Command): void {
 
 export async function enqueueCommand(csv: string, flags: RawOptions, io: { env?: NodeJS.ProcessEnv; out?: NodeJS.WritableStream } = {}): Promise<string> {
   const { loadProcessConfig, loadRunSettings } = await import('../config.js');
-  const { ConfigError } = await import('../errors.js');
+  const { ConfigError, collectProblems } = await import('../errors.js');
   const { parseFilterFlags } = await import('../csv/filters.js');
   const { inspectInput } = await import('../csv/read-input.js');
   const { ingestCsv } = await import('../runs/ingest.js');
@@ -33,15 +33,7 @@ export async function enqueueCommand(csv: string, flags: RawOptions, io: { env?:
   const out = io.out ?? process.stdout;
 
   const problems: string[] = [];
-  const collect = <T>(f: () => T): T | undefined => {
-    try {
-      return f();
-    } catch (e) {
-      if (e instanceof ConfigError) problems.push(...e.problems);
-      else throw e;
-      return undefined;
-    }
-  };
+  const collect = <T>(f: () => T): T | undefined => collectProblems(problems, f);
   const config = collect(() => loadProcessConfig(flags, { env: io.env, needOkta: false }));
   const settings = collect(() => loadRunSettings(flags, io.env));
   const readOptions = collect(() => readOptionsFromFlags(flags, parseFilterFlags));

@@ -48,7 +48,7 @@ export async function reenrollCommand(
   const startedAt = new Date();
   const { loadProcessConfig, loadRunSettings } = await import('../config.js');
   const { createLogger } = await import('../logger.js');
-  const { ConfigError } = await import('../errors.js');
+  const { ConfigError, collectProblems } = await import('../errors.js');
   const { inspectInput } = await import('../csv/read-input.js');
   const { startRuntime } = await import('../queue/runtime.js');
   const { ingestCsv, ingestRows } = await import('../runs/ingest.js');
@@ -64,15 +64,7 @@ export async function reenrollCommand(
   // ---- flags: every problem at once ----
   const problems: string[] = [];
   const warnings: string[] = [];
-  const collect = <T>(f: () => T): T | undefined => {
-    try {
-      return f();
-    } catch (e) {
-      if (e instanceof ConfigError) problems.push(...e.problems);
-      else throw e;
-      return undefined;
-    }
-  };
+  const collect = <T>(f: () => T): T | undefined => collectProblems(problems, f);
   const from = typeof flags.from === 'string' ? flags.from : undefined;
   const users = typeof flags.users === 'string' ? flags.users : undefined;
   const group = typeof flags.group === 'string' ? flags.group.trim() : undefined;

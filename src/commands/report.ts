@@ -16,24 +16,15 @@ export function register(program: Command): void {
 }
 
 export async function reportCommand(runId: string, flags: RawOptions, io: { env?: NodeJS.ProcessEnv; out?: NodeJS.WritableStream } = {}): Promise<void> {
-  const { loadProcessConfig } = await import('../config.js');
   const { ExitError, EXIT } = await import('../errors.js');
-  const { RunStore } = await import('../runs/store.js');
-  const { createRedis } = await import('../queue/connection.js');
-  const { ensureRedis } = await import('./redis-check.js');
   const { writeRunReport } = await import('../runs/execute.js');
+  const { withRunStore, noSuchRun } = await import('./with-store.js');
   const out = io.out ?? process.stdout;
-  const config = loadProcessConfig(flags, { env: io.env, needOkta: false });
-  await ensureRedis(config.redisUrl);
-  const redis = createRedis(config.redisUrl);
-  try {
-    const store = new RunStore(redis, config.prefix);
+  await withRunStore(flags, io.env, async (store, config) => {
     const meta = await store.getMeta(runId);
-    if (!meta) throw new ExitError(EXIT.USAGE, `No run ${runId} under prefix ${config.prefix}. \`bulk-enroll status\` lists runs.`);
+    if (!meta) throw new ExitError(EXIT.USAGE, noSuchRun(runId, config.prefix));
     const { rows, sha256 } = await writeRunReport(store, runId, flags.out as string);
     const c = await store.counts(runId);
     out.write(`${rows} rows written to ${String(flags.out)} (${meta.state === 'finished' ? 'complete' : `partial: ${rows - c.done} pending`}; SHA-256 ${sha256})\n`);
-  } finally {
-    redis.disconnect();
-  }
+  });
 }

@@ -28,6 +28,7 @@ export async function resumeCommand(runId: string, flags: RawOptions, io: { env?
   const { startRuntime } = await import('../queue/runtime.js');
   const { executeRun } = await import('../runs/execute.js');
   const { onShutdownSignal } = await import('../shutdown.js');
+  const { noSuchRun } = await import('./with-store.js');
   const { ensureRedis } = await import('./redis-check.js');
   const { loadSigningKey } = await import('../runs/manifest.js');
   const config = loadProcessConfig(flags, { env: io.env });
@@ -39,7 +40,7 @@ export async function resumeCommand(runId: string, flags: RawOptions, io: { env?
   const runtime = await startRuntime({ config, logger });
   try {
     const meta = await runtime.store.getMeta(runId);
-    if (!meta) throw new ExitError(EXIT.USAGE, `No run ${runId} under prefix ${config.prefix}. \`bulk-enroll status\` lists runs.`);
+    if (!meta) throw new ExitError(EXIT.USAGE, noSuchRun(runId, config.prefix));
     if (meta.state === 'enqueuing') {
       throw new ExitError(EXIT.USAGE, `Run ${runId} was interrupted while its file was being stored; start it again with \`bulk-enroll run ${meta.file ?? '<csv>'} --run-id ${runId}\`.`);
     }

@@ -11,6 +11,7 @@ import type { Command } from 'commander';
 import { addFilterOptions, addProcessOptions, addRunSettingOptions } from './options.js';
 import type { RawOptions } from '../config.js';
 import { ConfigError as ConfigErrorClass } from '../errors.js';
+import { collectProblems, collectProblemsAsync } from '../errors.js';
 
 export function register(program: Command): void {
   const cmd = program
@@ -50,34 +51,12 @@ export async function runCommand(csv: string | undefined, flags: RawOptions, io:
 
   const problems: string[] = [];
   const warnings: string[] = [];
-  let config, settings;
-  try {
-    config = loadProcessConfig(flags, { env: io.env, warn: (m) => warnings.push(m) });
-  } catch (e) {
-    if (e instanceof ConfigError) problems.push(...e.problems);
-    else throw e;
-  }
-  try {
-    settings = loadRunSettings(flags, io.env);
-  } catch (e) {
-    if (e instanceof ConfigError) problems.push(...e.problems);
-    else throw e;
-  }
-  let readOptions;
-  try {
-    readOptions = readOptionsFromFlags(flags, parseFilterFlags);
-  } catch (e) {
-    if (e instanceof ConfigError) problems.push(...e.problems);
-    else throw e;
-  }
+  const config = collectProblems(problems, () => loadProcessConfig(flags, { env: io.env, warn: (m) => warnings.push(m) }));
+  const settings = collectProblems(problems, () => loadRunSettings(flags, io.env));
+  const readOptions = collectProblems(problems, () => readOptionsFromFlags(flags, parseFilterFlags));
   let signKey;
   if (typeof flags.signKey === 'string') {
-    try {
-      signKey = await loadSigningKey(flags.signKey);
-    } catch (e) {
-      if (e instanceof ConfigError) problems.push(...e.problems);
-      else throw e;
-    }
+    signKey = await collectProblemsAsync(problems, () => loadSigningKey(flags.signKey as string));
   }
   const group = typeof flags.group === 'string' ? flags.group.trim() : undefined;
   const groupName = typeof flags.groupName === 'string' ? flags.groupName : undefined;

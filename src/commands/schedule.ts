@@ -17,6 +17,7 @@
 import type { Command } from 'commander';
 import type { RawOptions } from '../config.js';
 import { addRedisOptions, addRunSettingOptions } from './options.js';
+import { collectProblems, collectProblemsAsync } from '../errors.js';
 
 export function register(program: Command): void {
   const cmd = program
@@ -86,13 +87,7 @@ export async function scheduleCommand(flags: RawOptions, io: { env?: NodeJS.Proc
   for (const n of [name, removeName]) if (n !== undefined) { const bad = scheduleNameProblem(n); if (bad) problems.push(removeName === n && name !== n ? bad.replace('--name', '--remove') : bad); }
   if (flags.json && !flags.list) problems.push('--json: only used with --list');
 
-  let config;
-  try {
-    config = loadProcessConfig(flags, { env: io.env, needOkta: false });
-  } catch (e) {
-    if (e instanceof ConfigError) problems.push(...e.problems);
-    else throw e;
-  }
+  const config = collectProblems(problems, () => loadProcessConfig(flags, { env: io.env, needOkta: false }));
 
   // ---- what an upsert needs ----
   const cron = str(flags.cron)?.trim();
@@ -132,12 +127,7 @@ export async function scheduleCommand(flags: RawOptions, io: { env?: NodeJS.Proc
     const c = parseMaxAttempts(flags.maxAttempts);
     if ('problem' in c) problems.push(c.problem);
     else cap = c.value;
-    try {
-      settings = loadRunSettings(flags, io.env);
-    } catch (e) {
-      if (e instanceof ConfigError) problems.push(...e.problems);
-      else throw e;
-    }
+    settings = collectProblems(problems, () => loadRunSettings(flags, io.env));
   } else {
     for (const [flag, v] of [['--cron', cron], ['--tz', tz], ['--every', flags.every], ['--from', from], ['--group', group], ['--report-dir', flags.reportDir], ['--max-attempts', flags.maxAttempts]] as const) {
       if (v !== undefined) problems.push(`${flag}: only used with --name (creating or updating a schedule)`);

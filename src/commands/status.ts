@@ -28,18 +28,12 @@ export interface RunStatus {
 }
 
 export async function statusCommand(runId: string | undefined, flags: RawOptions, io: { env?: NodeJS.ProcessEnv; out?: NodeJS.WritableStream } = {}): Promise<RunStatus | undefined> {
-  const { loadProcessConfig } = await import('../config.js');
   const { ExitError, EXIT } = await import('../errors.js');
-  const { RunStore } = await import('../runs/store.js');
-  const { createRedis } = await import('../queue/connection.js');
-  const { ensureRedis } = await import('./redis-check.js');
   const { createProgress } = await import('../progress.js');
+  const { withRunStore, noSuchRun } = await import('./with-store.js');
   const out = io.out ?? process.stdout;
-  const config = loadProcessConfig(flags, { env: io.env, needOkta: false });
-  await ensureRedis(config.redisUrl);
-  const redis = createRedis(config.redisUrl);
-  try {
-    const store = new RunStore(redis, config.prefix);
+  return withRunStore(flags, io.env, async (store, config) => {
+    const redis = store.redis;
     if (!runId) {
       const ids = await store.listRuns(20);
       if (flags.json) {
@@ -56,7 +50,7 @@ export async function statusCommand(runId: string | undefined, flags: RawOptions
       }
       return undefined;
     }
-    if (!(await store.getMeta(runId))) throw new ExitError(EXIT.USAGE, `No run ${runId} under prefix ${config.prefix}. \`bulk-enroll status\` lists runs.`);
+    if (!(await store.getMeta(runId))) throw new ExitError(EXIT.USAGE, noSuchRun(runId, config.prefix));
     if (flags.watch) {
       const { CallRate, readCallStats } = await import('../progress.js');
       const progress = createProgress({ label: `run ${runId}`, intervalMs: 2000 });
@@ -81,9 +75,7 @@ export async function statusCommand(runId: string | undefined, flags: RawOptions
       );
     }
     return s;
-  } finally {
-    redis.disconnect();
-  }
+  });
 }
 
 export async function readStatus(store: import('../runs/store.js').RunStore, runId: string): Promise<RunStatus> {
