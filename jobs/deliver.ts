@@ -67,7 +67,9 @@ export async function deliverActivation(
         continue;
       }
       p.dv = `failed:${err instanceof OktaApiError ? err.errorCode : err instanceof OktaNetworkError ? 'NETWORK_ERROR' : 'ERROR'}`;
-      deps.logger.warn('activation delivery failed', { runId: data.runId, row: data.row, channel: settings.deliver, error: (err as Error).message });
+      // E0000001 here usually means the user was quicker: the factor is already active.
+      const level = err instanceof OktaApiError && err.errorCode === 'E0000001' ? 'info' : 'warn';
+      deps.logger.log(level, 'activation delivery failed', { runId: data.runId, row: data.row, channel: settings.deliver, error: (err as Error).message });
       return;
     }
   }
