@@ -12,6 +12,7 @@ import { buildScenario } from '../helpers/scenario.js';
 import { cleanPrefix, redisUrl, uniquePrefix } from '../helpers/redis.js';
 import { readReportFile } from '../helpers/report.js';
 import { REPORT_COLUMNS } from '../../src/csv/report.js';
+import { ExitError } from '../../src/errors.js';
 
 describe.each(['okta', 'seed'] as const)('run end to end (%s dialect)', (dialect) => {
   let dir: string;
@@ -83,5 +84,29 @@ describe.each(['okta', 'seed'] as const)('run end to end (%s dialect)', (dialect
       expect(r.enrolledAt).toMatch(/^\d{4}-\d\d-\d\dT/);
     }
     expect(statSync(report).mode & 0o077).toBe(0);
+  });
+});
+
+describe('run --strict', () => {
+  it('exits 3 when any row did not end activated, after writing the report', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'be-strict-'));
+    const prefix = uniquePrefix('strict');
+    const scenario = buildScenario(dir, { users: 20, seed: 2 });
+    const sim = await startSimulator({ usersCsv: scenario.directoryCsv, activationTtlMs: 1000, rateLimit: 100_000, token: 'strict-token-123456' });
+    try {
+      const report = join(dir, 'report.csv');
+      const flags = { report, strict: true, orgUrl: sim.url, redis: redisUrl(), prefix, rateLimit: '100000', usersRateLimit: '100000', pollInitialMs: '100', deliver: 'none', logFile: join(dir, 'run.log') };
+      const err = await runCommand(scenario.inputCsv, flags, { env: { OKTA_API_TOKEN: 'strict-token-123456' }, out: { write: () => true } as unknown as NodeJS.WritableStream }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(ExitError);
+      expect((err as ExitError).code).toBe(3);
+      expect(readReportFile(report)).toHaveLength(scenario.expected.length);
+    } finally {
+      await sim.close();
+      await cleanPrefix(redisUrl(), prefix);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
