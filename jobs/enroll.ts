@@ -50,9 +50,9 @@ export async function processEnroll(data: RowJobData, ctx: JobContext, deps: Job
   const meta = await store.getMeta(runId, 10_000);
   if (!meta) return; // the run was deleted
   const settings = meta.settings;
-  if (await store.getOutcome(runId, row)) return;
-  const packed = await store.getInput(runId, row);
-  const p = await store.getProgress(runId, row);
+  // One round trip for the row's three records.
+  const [outcome, packed, p] = await Promise.all([store.getOutcome(runId, row), store.getInput(runId, row), store.getProgress(runId, row)]);
+  if (outcome) return;
   if (!packed) {
     await store.finalize(runId, row, failedRecord(p, 'INTERNAL_ERROR', 'the row input is missing from Redis', deps.now()));
     return;

@@ -13,8 +13,8 @@ export async function processPoll(data: RowJobData, ctx: JobContext, deps: JobDe
   const { runId, row } = data;
   const meta = await store.getMeta(runId, 10_000);
   if (!meta) return;
-  if (await store.getOutcome(runId, row)) return;
-  const p = await store.getProgress(runId, row);
+  const [outcome, p] = await Promise.all([store.getOutcome(runId, row), store.getProgress(runId, row)]);
+  if (outcome) return;
   const link = pollLinkOf(p);
   if (!link || !p.uid || !p.fid) {
     // Progress lost (e.g. Redis lost its last second of writes): the enroll job adopts the factor.

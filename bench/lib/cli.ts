@@ -1,4 +1,7 @@
-/** Spawning the real CLI (`node --import tsx src/cli.ts …`) and measuring its peak RSS. */
+/**
+ * Spawning the real CLI as operators run it (the built `dist/src/cli.js`; `npm run bench`
+ * builds first) and measuring its peak RSS.
+ */
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -6,8 +9,8 @@ import { join } from 'node:path';
 import type { Scope } from './cleanup.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const CLI = join(ROOT, 'src', 'cli.ts');
-const PEAK_RSS = join(ROOT, 'bench', 'lib', 'peak-rss.ts');
+const CLI = join(ROOT, 'dist', 'src', 'cli.js');
+const PEAK_RSS = join(ROOT, 'bench', 'lib', 'peak-rss.mjs');
 
 export interface CliResult {
   code: number;
@@ -21,7 +24,7 @@ export interface CliResult {
 export async function runCliMeasured(scope: Scope, args: string[], opts: { dir: string; timeoutMs: number; env?: NodeJS.ProcessEnv }): Promise<CliResult> {
   const rssFile = join(opts.dir, `peak-rss-${process.hrtime.bigint()}.txt`);
   const started = Date.now();
-  const child = spawn(process.execPath, ['--import', 'tsx', '--import', PEAK_RSS, CLI, ...args], {
+  const child = spawn(process.execPath, ['--import', PEAK_RSS, CLI, ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, CI: 'true', FORCE_COLOR: '0', ...opts.env, BENCH_PEAK_RSS_FILE: rssFile },
     stdio: ['ignore', 'pipe', 'pipe'],

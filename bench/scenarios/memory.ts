@@ -44,7 +44,7 @@ function validateRow(m: Measurement | undefined, [rest, mid, big]: [number, numb
     target,
     verdict: x[`validateRss${big}`]! <= 150 * MB && flat ? 'met' : 'not met',
     note:
-      `Spawned \`node --import tsx src/cli.ts validate <csv> --json\`; peak RSS = getrusage maxrss at exit (includes tsx compiling the sources on the fly). ` +
+      `Spawned \`node dist/src/cli.js validate <csv> --json\` (the built CLI); peak RSS = getrusage maxrss at exit. ` +
       `File of ${fmt(big)} rows: ${mb(x.bytesBig!)}, checked in ${fmt(x[`validateSec${big}`]!, 1)} s. "Flat": ≤ 20 MB more at ${fmt(big)} rows than at ${fmt(mid)}.`,
   };
 }

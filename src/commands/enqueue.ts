@@ -39,7 +39,7 @@ export async function enqueueCommand(csv: string, flags: RawOptions, io: { env?:
   const readOptions = collect(() => readOptionsFromFlags(flags, parseFilterFlags));
   if (problems.length || !config || !settings) throw new ConfigError(problems);
 
-  const summary = await inspectInput(csv, readOptions);
+  const summary = await inspectInput(csv, { ...readOptions, countDuplicates: false });
   await ensureRedis(config.redisUrl);
   const redis = createRedis(config.redisUrl);
   try {

@@ -87,7 +87,7 @@ export async function runCommand(csv: string | undefined, flags: RawOptions, io:
   for (const w of warnings) logger.warn(w);
 
   // File-level problems stop here, before anything touches Redis.
-  if (csv !== undefined) await inspectInput(csv, readOptions);
+  if (csv !== undefined) await inspectInput(csv, { ...readOptions, countDuplicates: false });
   await ensureRedis(config.redisUrl);
 
   const shutdown = onShutdownSignal();
@@ -98,7 +98,7 @@ export async function runCommand(csv: string | undefined, flags: RawOptions, io:
       runId = await ingestGroupInput(runtime, { group, groupName, pageSize, readOptions: readOptions ?? {}, runId, settings, logger });
     } else if (runId) {
       const meta = await runtime.store.getMeta(runId);
-      const summary = await inspectInput(csv, readOptions);
+      const summary = await inspectInput(csv, { ...readOptions, countDuplicates: false });
       if (!meta || meta.state === 'enqueuing') {
         await ingestCsv(runtime.store, csv, settings, { readOptions, runId, command: 'run' });
       } else if (meta.sha256 !== summary.sha256) {

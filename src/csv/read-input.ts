@@ -44,6 +44,11 @@ export interface ReadInputOptions {
   maxLineBytes?: number;
   /** Accept (and ignore) columns that are not input columns, e.g. an HR export's department. */
   allowUnknownColumns?: boolean;
+  /**
+   * inspectInput: look for duplicate rows (default true). The runner finds duplicates
+   * itself, in Redis, so its first pass leaves this off and keeps no per-row memory.
+   */
+  countDuplicates?: boolean;
 }
 
 export interface DuplicateRow {
@@ -368,6 +373,10 @@ export async function inspectInput(file: string, opts: ReadInputOptions = {}): P
       continue;
     }
     const row = result.value;
+    if (opts.countDuplicates === false) {
+      summary.valid++;
+      continue;
+    }
     const keys = duplicateKeys(row);
     let first: number | undefined;
     let by = '';

@@ -42,7 +42,7 @@ export async function ingestCsv(
   settings: RunSettings,
   opts: { readOptions?: ReadInputOptions; runId?: string; command?: string; onProgress?: (stored: number, total: number) => void } = {},
 ): Promise<IngestResult> {
-  const summary = await inspectInput(file, opts.readOptions);
+  const summary = await inspectInput(file, { ...opts.readOptions, countDuplicates: false });
   const runId = opts.runId ?? newRunId();
   const earlier = await store.runOfFile(summary.sha256);
   await store.createRun({

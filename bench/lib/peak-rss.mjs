@@ -1,6 +1,6 @@
 /**
- * Preloaded into CLI processes the bench spawns (`node --import tsx --import
- * bench/lib/peak-rss.ts src/cli.ts …`): on exit, writes the process's peak resident
+ * Preloaded into CLI processes the bench spawns (`node --import bench/lib/peak-rss.mjs
+ * dist/src/cli.js …`; plain JavaScript so it needs no loader): on exit, writes the process's peak resident
  * set size in bytes (getrusage ru_maxrss, the kernel's VmHWM) to $BENCH_PEAK_RSS_FILE.
  */
 import { writeFileSync } from 'node:fs';
