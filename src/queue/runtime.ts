@@ -60,12 +60,14 @@ export function queueOptions(config: Pick<ProcessConfig, 'prefix'>, connection: 
   return {
     connection,
     prefix: config.prefix,
+    // Keep each job small: removal rules live on the workers, not in every job's options.
     defaultJobOptions: {
       attempts: 8,
       backoff: { type: 'jitter' },
-      removeOnComplete: true,
-      removeOnFail: { age: 7 * 24 * 3600, count: 50_000 },
     },
+    // Nothing here reads BullMQ's event stream (outcomes live in the run's own records):
+    // keep it short instead of 10,000 events.
+    streams: { events: { maxLen: 500 } },
   };
 }
 
