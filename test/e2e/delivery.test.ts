@@ -6,31 +6,17 @@
  * activation link lands in the report, the logs or Redis, only in the owner-only
  * --export-activation file.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startSimulator, type SimulatorHandle } from '../../src/simulator/index.js';
+import { describe, expect, it } from 'vitest';
+import { startSimulator } from '../../src/simulator/index.js';
 import { runCommand } from '../../src/commands/run.js';
-import { cleanPrefix, redisUrl, uniquePrefix } from '../helpers/redis.js';
+import { redisUrl } from '../helpers/redis.js';
 import { readReportFile } from '../helpers/report.js';
+import { useWorkspace, quiet } from '../helpers/workspace.js';
 
-let dir: string;
-let sim: SimulatorHandle | undefined;
-let prefix: string;
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'be-delivery-'));
-  prefix = uniquePrefix('delivery');
-});
-afterEach(async () => {
-  await sim?.close();
-  sim = undefined;
-  await cleanPrefix(redisUrl(), prefix);
-  rmSync(dir, { recursive: true, force: true });
-});
-
-const quiet = { write: () => true } as unknown as NodeJS.WritableStream;
+const ws = useWorkspace('delivery');
 
 function directory(n: number, activation: string, phone?: (i: number) => string) {
   const lines = [`id,login,activation,phone`];
@@ -40,20 +26,20 @@ function directory(n: number, activation: string, phone?: (i: number) => string)
     lines.push(`${id},d${i}@example.com,${activation},${phone ? phone(i) : ''}`);
     input.push(`${id},push,${phone ? phone(i) : ''}`);
   }
-  writeFileSync(join(dir, 'dir.csv'), `${lines.join('\n')}\n`);
-  writeFileSync(join(dir, 'in.csv'), `${input.join('\n')}\n`);
+  writeFileSync(join(ws.dir, 'dir.csv'), `${lines.join('\n')}\n`);
+  writeFileSync(join(ws.dir, 'in.csv'), `${input.join('\n')}\n`);
 }
 
 function flags(extra: Record<string, unknown>) {
   return {
-    report: join(dir, 'report.csv'),
-    orgUrl: sim!.url,
+    report: join(ws.dir, 'report.csv'),
+    orgUrl: ws.sim!.url,
     redis: redisUrl(),
-    prefix,
+    prefix: ws.prefix,
     rateLimit: '100000',
     usersRateLimit: '100000',
     pollInitialMs: '100',
-    logFile: join(dir, 'logs', 'run.log'),
+    logFile: join(ws.dir, 'logs', 'run.log'),
     logLevel: 'debug',
     ...extra,
   };
@@ -62,45 +48,45 @@ function flags(extra: Record<string, unknown>) {
 describe('activation delivery', () => {
   it('--deliver email: users who scan only after the email end activated', async () => {
     directory(30, 'after-delivery:300');
-    sim = await startSimulator({ usersCsv: join(dir, 'dir.csv'), activationTtlMs: 2000, rateLimit: 100_000, token: 'deliver-token-123456' });
-    await runCommand(join(dir, 'in.csv'), flags({ deliver: 'email' }), { env: { OKTA_API_TOKEN: 'deliver-token-123456' }, out: quiet });
-    const rows = readReportFile(join(dir, 'report.csv'));
+    ws.sim = await startSimulator({ usersCsv: join(ws.dir, 'dir.csv'), activationTtlMs: 2000, rateLimit: 100_000, token: 'deliver-token-123456' });
+    await runCommand(join(ws.dir, 'in.csv'), flags({ deliver: 'email' }), { env: { OKTA_API_TOKEN: 'deliver-token-123456' }, out: quiet });
+    const rows = readReportFile(join(ws.dir, 'report.csv'));
     expect(rows.map((r) => r.outcome)).toEqual(Array(30).fill('activated'));
     expect(rows.map((r) => r.delivery)).toEqual(Array(30).fill('sent'));
-    expect(sim.deliveries().filter((d) => d.channel === 'email')).toHaveLength(30);
+    expect(ws.sim.deliveries().filter((d) => d.channel === 'email')).toHaveLength(30);
   });
 
   it('--deliver none: the same users never see a link and expire', async () => {
     directory(10, 'after-delivery:300');
-    sim = await startSimulator({ usersCsv: join(dir, 'dir.csv'), activationTtlMs: 1200, rateLimit: 100_000, token: 'deliver-token-123456' });
-    await runCommand(join(dir, 'in.csv'), flags({ deliver: 'none' }), { env: { OKTA_API_TOKEN: 'deliver-token-123456' }, out: quiet });
-    const rows = readReportFile(join(dir, 'report.csv'));
+    ws.sim = await startSimulator({ usersCsv: join(ws.dir, 'dir.csv'), activationTtlMs: 1200, rateLimit: 100_000, token: 'deliver-token-123456' });
+    await runCommand(join(ws.dir, 'in.csv'), flags({ deliver: 'none' }), { env: { OKTA_API_TOKEN: 'deliver-token-123456' }, out: quiet });
+    const rows = readReportFile(join(ws.dir, 'report.csv'));
     expect(rows.map((r) => r.outcome)).toEqual(Array(10).fill('expired'));
     expect(rows.map((r) => r.delivery)).toEqual(Array(10).fill('none'));
-    expect(sim.deliveries()).toHaveLength(0);
+    expect(ws.sim.deliveries()).toHaveLength(0);
   });
 
   it('--deliver sms --sms-to-csv-phone waits out the one-SMS-per-phone limit (E0000109)', async () => {
     // three users share one phone: the second and third SMS must wait for the interval
     directory(3, 'after-delivery:100', () => '+14155550123');
-    sim = await startSimulator({ usersCsv: join(dir, 'dir.csv'), activationTtlMs: 5000, smsIntervalMs: 700, rateLimit: 100_000, token: 'deliver-token-123456' });
-    await runCommand(join(dir, 'in.csv'), flags({ deliver: 'sms', smsToCsvPhone: true }), { env: { OKTA_API_TOKEN: 'deliver-token-123456' }, out: quiet });
-    const rows = readReportFile(join(dir, 'report.csv'));
+    ws.sim = await startSimulator({ usersCsv: join(ws.dir, 'dir.csv'), activationTtlMs: 5000, smsIntervalMs: 700, rateLimit: 100_000, token: 'deliver-token-123456' });
+    await runCommand(join(ws.dir, 'in.csv'), flags({ deliver: 'sms', smsToCsvPhone: true }), { env: { OKTA_API_TOKEN: 'deliver-token-123456' }, out: quiet });
+    const rows = readReportFile(join(ws.dir, 'report.csv'));
     expect(rows.map((r) => r.delivery)).toEqual(['sent', 'sent', 'sent']);
     expect(rows.map((r) => r.outcome)).toEqual(['activated', 'activated', 'activated']);
-    const sms = sim.deliveries().filter((d) => d.channel === 'sms').sort((a, b) => a.atMs - b.atMs);
+    const sms = ws.sim.deliveries().filter((d) => d.channel === 'sms').sort((a, b) => a.atMs - b.atMs);
     expect(sms.map((d) => d.to)).toEqual(['+14155550123', '+14155550123', '+14155550123']);
     for (let i = 1; i < sms.length; i++) expect(sms[i]!.atMs - sms[i - 1]!.atMs).toBeGreaterThanOrEqual(700);
-    expect(sim.stats().rateLimitedBy.resource).toBeGreaterThan(0);
+    expect(ws.sim.stats().rateLimitedBy.resource).toBeGreaterThan(0);
   }, 60_000);
 });
 
 describe('activation secrets', () => {
   it('never land in the report, logs or Redis; --export-activation gets them in an owner-only file', async () => {
     directory(15, '200');
-    sim = await startSimulator({ usersCsv: join(dir, 'dir.csv'), activationTtlMs: 2000, rateLimit: 100_000, token: 'deliver-token-123456' });
-    const exportFile = join(dir, 'activation-export.csv');
-    await runCommand(join(dir, 'in.csv'), flags({ deliver: 'email', exportActivation: exportFile }), { env: { OKTA_API_TOKEN: 'deliver-token-123456' }, out: quiet });
+    ws.sim = await startSimulator({ usersCsv: join(ws.dir, 'dir.csv'), activationTtlMs: 2000, rateLimit: 100_000, token: 'deliver-token-123456' });
+    const exportFile = join(ws.dir, 'activation-export.csv');
+    await runCommand(join(ws.dir, 'in.csv'), flags({ deliver: 'email', exportActivation: exportFile }), { env: { OKTA_API_TOKEN: 'deliver-token-123456' }, out: quiet });
     const exported = readFileSync(exportFile, 'utf8');
     expect(statSync(exportFile).mode & 0o077).toBe(0);
     const qr = [...exported.matchAll(/https?:\/\/[^,\s]*\/qr\/[^,\s]*/g)].map((m) => m[0]);
@@ -108,11 +94,11 @@ describe('activation secrets', () => {
     const secrets = [...qr, ...[...exported.matchAll(/https?:\/\/[^,\s]*\/lifecycle\/activate\/(?:email|sms)/g)].map((m) => m[0])];
     expect(secrets.length).toBeGreaterThan(15);
 
-    const places: Array<[string, string]> = [['report', readFileSync(join(dir, 'report.csv'), 'utf8')]];
-    for (const f of readdirSync(join(dir, 'logs'))) places.push([f, readFileSync(join(dir, 'logs', f), 'utf8')]);
+    const places: Array<[string, string]> = [['report', readFileSync(join(ws.dir, 'report.csv'), 'utf8')]];
+    for (const f of readdirSync(join(ws.dir, 'logs'))) places.push([f, readFileSync(join(ws.dir, 'logs', f), 'utf8')]);
     const redis = new Redis(redisUrl());
     try {
-      for (const key of await redis.keys(`${prefix}*`)) {
+      for (const key of await redis.keys(`${ws.prefix}*`)) {
         const buf = await redis.dumpBuffer(key);
         places.push([key, `${key} ${buf ? buf.toString('latin1') : ''}`]);
         if ((await redis.type(key)) === 'hash') places.push([key, JSON.stringify(await redis.hgetall(key))]);

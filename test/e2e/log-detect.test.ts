@@ -5,31 +5,16 @@
  * that may not read the log fall back to polling with one warning.
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startSimulator, type SimulatorHandle } from '../../src/simulator/index.js';
+import { describe, expect, it } from 'vitest';
+import { startSimulator } from '../../src/simulator/index.js';
 import { runCommand } from '../../src/commands/run.js';
-import { buildScenario } from '../helpers/scenario.js';
-import { cleanPrefix, redisUrl, uniquePrefix } from '../helpers/redis.js';
+import { cleanPrefix, redisUrl } from '../helpers/redis.js';
 import { readReportFile } from '../helpers/report.js';
+import { useWorkspace, quiet } from '../helpers/workspace.js';
 
-let dir: string;
-let sim: SimulatorHandle | undefined;
-let prefix: string;
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'be-log-'));
-  prefix = uniquePrefix('log');
-});
-afterEach(async () => {
-  await sim?.close();
-  sim = undefined;
-  await cleanPrefix(redisUrl(), prefix);
-  rmSync(dir, { recursive: true, force: true });
-});
-
-const quiet = { write: () => true } as unknown as NodeJS.WritableStream;
+const ws = useWorkspace('log');
 
 /** 150 users by id: 70% scan within the first half of a 3 s window, 30% never. */
 function mix() {
@@ -43,50 +28,50 @@ function mix() {
     input.push(`${id},push`);
     expected.push(scans ? 'activated' : 'expired');
   }
-  writeFileSync(join(dir, 'dir.csv'), `${lines.join('\n')}\n`);
-  writeFileSync(join(dir, 'in.csv'), `${input.join('\n')}\n`);
+  writeFileSync(join(ws.dir, 'dir.csv'), `${lines.join('\n')}\n`);
+  writeFileSync(join(ws.dir, 'in.csv'), `${input.join('\n')}\n`);
   return expected;
 }
 
 async function runWith(detect: 'log' | 'poll', extra: Record<string, unknown> = {}, env: NodeJS.ProcessEnv = { OKTA_API_TOKEN: 'log-token-123456' }) {
-  const report = join(dir, `report-${detect}.csv`);
+  const report = join(ws.dir, `report-${detect}.csv`);
   await runCommand(
-    join(dir, 'in.csv'),
+    join(ws.dir, 'in.csv'),
     {
       report,
-      orgUrl: sim!.url,
+      orgUrl: ws.sim!.url,
       redis: redisUrl(),
-      prefix: `${prefix}-${detect}`,
+      prefix: `${ws.prefix}-${detect}`,
       rateLimit: '100000',
       usersRateLimit: '100000',
       logsRateLimit: '6000',
       logIntervalMs: '200',
       deliver: 'none',
       detect,
-      logFile: join(dir, 'run.log'),
+      logFile: join(ws.dir, 'run.log'),
       ...extra,
     },
     { env, out: quiet },
   );
-  await cleanPrefix(redisUrl(), `${prefix}-${detect}`);
+  await cleanPrefix(redisUrl(), `${ws.prefix}-${detect}`);
   return readReportFile(report);
 }
 
 describe('System Log detection', () => {
   it('exact outcomes with far fewer calls per user than polling', async () => {
     const expected = mix();
-    sim = await startSimulator({ usersCsv: join(dir, 'dir.csv'), activationTtlMs: 3000, rateLimit: 100_000, logsRateLimit: 100_000, token: 'log-token-123456' });
+    ws.sim = await startSimulator({ usersCsv: join(ws.dir, 'dir.csv'), activationTtlMs: 3000, rateLimit: 100_000, logsRateLimit: 100_000, token: 'log-token-123456' });
     const withLog = await runWith('log');
     expect(withLog.map((r) => r.outcome)).toEqual(expected);
-    const logCalls = sim.stats().requests.total;
+    const logCalls = ws.sim.stats().requests.total;
     expect(withLog.filter((r) => (r.note ?? '').includes('System Log')).length).toBeGreaterThan(80);
-    sim.resetStats();
+    ws.sim.resetStats();
     // a fresh directory state for the polling run: a new simulator
-    await sim.close();
-    sim = await startSimulator({ usersCsv: join(dir, 'dir.csv'), activationTtlMs: 3000, rateLimit: 100_000, token: 'log-token-123456' });
+    await ws.sim.close();
+    ws.sim = await startSimulator({ usersCsv: join(ws.dir, 'dir.csv'), activationTtlMs: 3000, rateLimit: 100_000, token: 'log-token-123456' });
     const withPolls = await runWith('poll', { pollInitialMs: '100' });
     expect(withPolls.map((r) => r.outcome)).toEqual(expected);
-    const pollCalls = sim.stats().requests.total;
+    const pollCalls = ws.sim.stats().requests.total;
     expect(logCalls / 150).toBeLessThanOrEqual(1.6);
     expect(pollCalls).toBeGreaterThan(logCalls * 1.5);
   }, 60_000);
@@ -94,10 +79,10 @@ describe('System Log detection', () => {
   it('falls back to polling, saying so once, when the credentials may not read the log', async () => {
     const expected = mix();
     const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const keyFile = join(dir, 'app.pem');
+    const keyFile = join(ws.dir, 'app.pem');
     writeFileSync(keyFile, pair.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(), { mode: 0o600 });
-    sim = await startSimulator({
-      usersCsv: join(dir, 'dir.csv'),
+    ws.sim = await startSimulator({
+      usersCsv: join(ws.dir, 'dir.csv'),
       activationTtlMs: 3000,
       rateLimit: 100_000,
       oauthClientId: '0oaNoLogsScope000001',
@@ -110,7 +95,7 @@ describe('System Log detection', () => {
       {},
     );
     expect(rows.map((r) => r.outcome)).toEqual(expected);
-    const log = readFileSync(join(dir, 'run.log'), 'utf8');
+    const log = readFileSync(join(ws.dir, 'run.log'), 'utf8');
     expect(log.match(/System Log is not readable/g)).toHaveLength(1);
   }, 60_000);
 });

@@ -5,33 +5,19 @@
  * stop before anything is enqueued; the API token appears nowhere it could be read.
  */
 import { createServer, type Server } from 'node:http';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startSimulator, type SimulatorHandle } from '../../src/simulator/index.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startSimulator } from '../../src/simulator/index.js';
 import { runCommand } from '../../src/commands/run.js';
 import { buildScenario } from '../helpers/scenario.js';
-import { cleanPrefix, redisUrl, uniquePrefix } from '../helpers/redis.js';
-import { killAll, runCli } from '../helpers/cli.js';
+import { redisUrl } from '../helpers/redis.js';
+import { runCli } from '../helpers/cli.js';
 import { readReportFile } from '../helpers/report.js';
+import { useWorkspace } from '../helpers/workspace.js';
 
-let dir: string;
-let sim: SimulatorHandle | undefined;
-let prefix: string;
-
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'be-safety-'));
-  prefix = uniquePrefix('safety');
-});
-afterEach(async () => {
-  await killAll();
-  await sim?.close();
-  sim = undefined;
-  await cleanPrefix(redisUrl(), prefix);
-  rmSync(dir, { recursive: true, force: true });
-});
+const ws = useWorkspace('safety');
 
 const sink = () => {
   const chunks: string[] = [];
@@ -41,14 +27,14 @@ const sink = () => {
 function baseFlags(report: string, extra: Record<string, string> = {}) {
   return {
     report,
-    orgUrl: sim!.url,
+    orgUrl: ws.sim!.url,
     redis: redisUrl(),
-    prefix,
+    prefix: ws.prefix,
     rateLimit: '100000',
     usersRateLimit: '100000',
     pollInitialMs: '100',
     retryBaseMs: '20',
-    logFile: join(dir, 'run.log'),
+    logFile: join(ws.dir, 'run.log'),
     logLevel: 'debug',
     ...extra,
   };
@@ -56,9 +42,9 @@ function baseFlags(report: string, extra: Record<string, string> = {}) {
 
 describe('faults', () => {
   it('5xx and answers lost after processing: exact outcomes, no duplicate factor', async () => {
-    const scenario = buildScenario(dir, { users: 200, seed: 3 });
+    const scenario = buildScenario(ws.dir, { users: 200, seed: 3 });
     const token = 'fault-token-0123456789';
-    sim = await startSimulator({
+    ws.sim = await startSimulator({
       usersCsv: scenario.directoryCsv,
       activationTtlMs: 2000,
       onDuplicate: 'allow',
@@ -68,12 +54,12 @@ describe('faults', () => {
       rateLimit: 100_000,
       token,
     });
-    const report = join(dir, 'report.csv');
+    const report = join(ws.dir, 'report.csv');
     await runCommand(scenario.inputCsv, baseFlags(report, { attempts: '12' }), { env: { OKTA_API_TOKEN: token }, out: sink().stream });
     const rows = readReportFile(report);
     const bad = scenario.expected.filter((e, i) => rows[i]?.outcome !== e.outcome || (e.errorCode && rows[i]?.errorCode !== e.errorCode));
     expect(bad.map((b) => ({ ...b, got: rows[b.row - 1] }))).toEqual([]);
-    const stats = sim.stats();
+    const stats = ws.sim.stats();
     expect(stats.connectionResets).toBeGreaterThan(0);
     expect(stats.injectedErrors).toBeGreaterThan(0);
     expect(stats.duplicateEnrollments).toBe(0);
@@ -84,16 +70,16 @@ describe('faults', () => {
 
 describe('re-running a file', () => {
   it('enrolls nothing new the second time and reports the first run\'s factors', async () => {
-    const scenario = buildScenario(dir, { users: 60, seed: 4 });
+    const scenario = buildScenario(ws.dir, { users: 60, seed: 4 });
     const token = 'rerun-token-0123456789';
-    sim = await startSimulator({ usersCsv: scenario.directoryCsv, activationTtlMs: 1500, onDuplicate: 'allow', rateLimit: 100_000, token });
-    const first = join(dir, 'first.csv');
+    ws.sim = await startSimulator({ usersCsv: scenario.directoryCsv, activationTtlMs: 1500, onDuplicate: 'allow', rateLimit: 100_000, token });
+    const first = join(ws.dir, 'first.csv');
     await runCommand(scenario.inputCsv, baseFlags(first), { env: { OKTA_API_TOKEN: token }, out: sink().stream });
-    const enrollsAfterFirst = sim.stats().enrollCalls;
-    const second = join(dir, 'second.csv');
+    const enrollsAfterFirst = ws.sim.stats().enrollCalls;
+    const second = join(ws.dir, 'second.csv');
     await runCommand(scenario.inputCsv, baseFlags(second), { env: { OKTA_API_TOKEN: token }, out: sink().stream });
-    expect(sim.stats().enrollCalls).toBe(enrollsAfterFirst);
-    expect(sim.stats().duplicateEnrollments).toBe(0);
+    expect(ws.sim.stats().enrollCalls).toBe(enrollsAfterFirst);
+    expect(ws.sim.stats().duplicateEnrollments).toBe(0);
     const a = readReportFile(first);
     const b = readReportFile(second);
     for (let i = 0; i < a.length; i++) {
@@ -111,22 +97,22 @@ describe('bad input files', () => {
   const fileLevel = Object.entries(expected).filter(([, v]) => v.error);
 
   it.each(fileLevel.map(([f, v]) => [f, v.error!.message]))('run %s → exit 2 with a clear message, nothing enqueued', async (file, message) => {
-    const r = await runCli(['run', join('test', 'fixtures', 'bad', file), '--report', join(dir, 'r.csv')], {
-      env: { OKTA_API_TOKEN: 'x-token-123456', OKTA_ORG_URL: 'http://127.0.0.1:9', REDIS_URL: redisUrl(), BULK_ENROLL_PREFIX: prefix },
+    const r = await runCli(['run', join('test', 'fixtures', 'bad', file), '--report', join(ws.dir, 'r.csv')], {
+      env: { OKTA_API_TOKEN: 'x-token-123456', OKTA_ORG_URL: 'http://127.0.0.1:9', REDIS_URL: redisUrl(), BULK_ENROLL_PREFIX: ws.prefix },
     });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(message);
     expect(r.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/); // no stack trace
     const redis = new Redis(redisUrl());
     try {
-      expect(await redis.keys(`${prefix}*`)).toEqual([]);
+      expect(await redis.keys(`${ws.prefix}*`)).toEqual([]);
     } finally {
       redis.disconnect();
     }
   }, 60_000);
 
   it('lists every configuration problem at once', async () => {
-    const r = await runCli(['run', 'samples/users.csv', '--report', join(dir, 'r.csv'), '--rate-limit', 'fast', '--max-concurrent', '500'], {
+    const r = await runCli(['run', 'samples/users.csv', '--report', join(ws.dir, 'r.csv'), '--rate-limit', 'fast', '--max-concurrent', '500'], {
       env: { OKTA_API_TOKEN: '', OKTA_ORG_URL: '', REDIS_URL: redisUrl() },
     });
     expect(r.code).toBe(2);
@@ -153,8 +139,8 @@ describe('token safety', () => {
     });
     await new Promise<void>((r) => foreign!.listen(0, '127.0.0.1', () => r()));
     const foreignPort = (foreign.address() as { port: number }).port;
-    const scenario = buildScenario(dir, { users: 40, seed: 8 });
-    sim = await startSimulator({
+    const scenario = buildScenario(ws.dir, { users: 40, seed: 8 });
+    ws.sim = await startSimulator({
       dialect: 'seed',
       usersCsv: scenario.directoryCsv,
       activationTtlMs: 1500,
@@ -162,13 +148,13 @@ describe('token safety', () => {
       token,
       linkBase: `http://127.0.0.1:${foreignPort}`,
     });
-    const env = { OKTA_API_TOKEN: token, OKTA_ORG_URL: sim.url, REDIS_URL: redisUrl(), BULK_ENROLL_PREFIX: prefix };
-    const report = join(dir, 'report.csv');
-    const logFile = join(dir, 'logs', 'run.log');
+    const env = { OKTA_API_TOKEN: token, OKTA_ORG_URL: ws.sim.url, REDIS_URL: redisUrl(), BULK_ENROLL_PREFIX: ws.prefix };
+    const report = join(ws.dir, 'report.csv');
+    const logFile = join(ws.dir, 'logs', 'run.log');
     const r = await runCli(['run', scenario.inputCsv, '--report', report, '--log-file', logFile, '--log-level', 'debug', '--rate-limit', '100000', '--users-rate-limit', '100000', '--poll-initial-ms', '100'], { env });
     expect(r.code, r.stderr).toBe(0);
     // also a run that fails on the token (401 paths print errors)
-    const bad = await runCli(['run', scenario.inputCsv, '--report', join(dir, 'bad.csv'), '--log-file', logFile], { env: { ...env, OKTA_API_TOKEN: `${token}WRONG` } });
+    const bad = await runCli(['run', scenario.inputCsv, '--report', join(ws.dir, 'bad.csv'), '--log-file', logFile], { env: { ...env, OKTA_API_TOKEN: `${token}WRONG` } });
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('Okta rejected the credentials');
 
@@ -177,13 +163,13 @@ describe('token safety', () => {
       ['stderr', r.stderr + bad.stderr],
       ['report', readFileSync(report, 'utf8')],
     ];
-    for (const f of readdirSync(join(dir, 'logs'))) haystacks.push([`log ${f}`, readFileSync(join(dir, 'logs', f), 'utf8')]);
-    for (const f of readdirSync(dir).filter((x) => x.endsWith('.json') || x.endsWith('.html'))) haystacks.push([f, readFileSync(join(dir, f), 'utf8')]);
+    for (const f of readdirSync(join(ws.dir, 'logs'))) haystacks.push([`log ${f}`, readFileSync(join(ws.dir, 'logs', f), 'utf8')]);
+    for (const f of readdirSync(ws.dir).filter((x) => x.endsWith('.json') || x.endsWith('.html'))) haystacks.push([f, readFileSync(join(ws.dir, f), 'utf8')]);
     const redis = new Redis(redisUrl());
     try {
       let cursor = '0';
       do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${ws.prefix}*`, 'COUNT', 500);
         cursor = next;
         for (const key of keys) {
           const type = await redis.type(key);
