@@ -42,6 +42,8 @@ export interface ProgressOptions {
   stream?: NodeJS.WritableStream & { isTTY?: boolean };
   /** Time source (tests). */
   now?: () => number;
+  /** Names of the three counts (default activated / expired / failed), e.g. for an audit. */
+  names?: { activated: string; expired: string; failed: string };
 }
 
 /** "1h 02m", "4m 05s", "12s"; "?" when unknown. */
@@ -89,6 +91,7 @@ export function createProgress(opts: ProgressOptions): Progress {
   const stream = opts.stream ?? process.stderr;
   const tty = opts.tty ?? Boolean(stream.isTTY);
   const now = opts.now ?? Date.now;
+  const n = opts.names ?? { activated: 'activated', expired: 'expired', failed: 'failed' };
   const meter = new RateMeter();
   const eta = (s: ProgressState) => {
     meter.sample(s.done, now());
@@ -97,7 +100,7 @@ export function createProgress(opts: ProgressOptions): Progress {
   if (tty) {
     const bar = new cliProgress.SingleBar(
       {
-        format: `${opts.label} [{bar}] {value}/{totalText} | activated {activated} expired {expired} failed {failed}{extra} | ETA {etaText}`,
+        format: `${opts.label} [{bar}] {value}/{totalText} | ${n.activated} {activated} ${n.expired} {expired} ${n.failed} {failed}{extra} | ETA {etaText}`,
         hideCursor: true,
         stream: stream as NodeJS.WriteStream,
         fps: 5,
@@ -146,7 +149,7 @@ export function createProgress(opts: ProgressOptions): Progress {
   return {
     update(s) {
       const t = now();
-      const line = `${opts.label}: ${s.done}/${s.total ?? '?'} done (activated ${s.activated}, expired ${s.expired}, failed ${s.failed})${extra(s)} | ETA ${eta(s)}`;
+      const line = `${opts.label}: ${s.done}/${s.total ?? '?'} done (${n.activated} ${s.activated}, ${n.expired} ${s.expired}, ${n.failed} ${s.failed})${extra(s)} | ETA ${eta(s)}`;
       const changed = stripEta(line) !== stripEta(lastLine);
       if (t - last >= interval && changed) {
         last = t;

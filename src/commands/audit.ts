@@ -104,7 +104,12 @@ export async function auditCommand(
     throw err;
   }
   let client: import('../okta/types.js').OktaClient | undefined;
-  let lastProgress = Date.now();
+  const { createProgress } = await import('../progress.js');
+  // users read so far: with an active push factor / without one / not found or unreadable
+  const progress = createProgress({ label: 'audit', stream: errOut as NodeJS.WritableStream & { isTTY?: boolean }, names: { activated: 'with active push', expired: 'without', failed: 'not read' } });
+  let withPush = 0;
+  let withoutPush = 0;
+  let unread = 0;
   try {
     client = createOktaClient({
       orgUrl: config.orgUrl,
@@ -124,13 +129,14 @@ export async function auditCommand(
         concurrency,
         onUser: (user, done) => {
           if (user.error) logger.warn(`user ${user.userId || user.login}: factors could not be read: ${user.error}`);
-          if (Date.now() - lastProgress >= 5000) {
-            lastProgress = Date.now();
-            errOut.write(`audit: ${done} users read\n`);
-          }
+          if (user.rows.some((r) => r.factorType === 'push' && (r.status === 'ACTIVE' || r.status === 'ACTIVATED'))) withPush++;
+          else if (user.found) withoutPush++;
+          else unread++;
+          progress.update({ done, activated: withPush, expired: withoutPush, failed: unread });
         },
       });
     } catch (err) {
+      progress.stop();
       if (err instanceof OktaApiError && err.status === 401) {
         const what = config.authMode === 'oauth' ? 'the service app\'s access token' : 'the API token';
         const hint = config.authMode === 'oauth' ? 'Check --client-id, --private-key, --scopes and --org-url.' : 'Check OKTA_API_TOKEN / --token-file and --org-url.';
@@ -139,6 +145,7 @@ export async function auditCommand(
       if (err instanceof ForeignOriginError || err instanceof InsecureTransportError) throw new FatalRunError(`${err.message}; no inventory was written.`);
       throw err;
     }
+    progress.stop();
     const summary = {
       users: result.users,
       read: result.read,

@@ -92,8 +92,11 @@ describe('audit', () => {
     writeFileSync(input, `${lines.join('\n')}\n`);
     const out = join(dir, 'inventory.csv');
     const printed = sink();
+    const progress = sink();
 
-    const result = await auditCommand(input, flags(org, { out }), { env, out: printed.stream });
+    const result = await auditCommand(input, flags(org, { out }), { env, out: printed.stream, err: progress.stream });
+    // progress (not a terminal: plain lines), ending on the final counts
+    expect(progress.text().trim().split('\n').pop()).toMatch(/audit: 42\/\? done \(with active push 12, without 28, not read 2\)/);
 
     const rows = readReportFile(out);
     expect(Object.keys(rows[0]!)).toEqual([...INVENTORY_COLUMNS]);
