@@ -27,6 +27,8 @@ it('enqueue + two worker processes + status + report match the expected outcomes
   const workerArgs = ['worker', '--rate-limit', '100000', '--users-rate-limit', '100000', '--log-file', join(ws.dir, 'w.log')];
   const w1 = startCli(workerArgs, { env });
   const w2 = startCli(workerArgs, { env });
+  // an operator watching from elsewhere: progress lines until the run finishes, then the counts
+  const watch = startCli(['status', runId, '--watch'], { env });
 
   const deadline = Date.now() + 60_000;
   let status: { finished: boolean; total: number; done: number; outcomes: Record<string, number> } | undefined;
@@ -49,6 +51,10 @@ it('enqueue + two worker processes + status + report match the expected outcomes
   expect(bad).toEqual([]);
   expect(status!.outcomes.activated).toBe(scenario.expected.filter((e) => e.outcome === 'activated').length);
   expect(ws.sim.stats().duplicateEnrollments).toBe(0);
+
+  expect(await watch.exited).toBe(0);
+  expect(watch.stderr()).toMatch(new RegExp(`run ${runId}: \\d+/${scenario.expected.length} done \\(activated \\d+`));
+  expect(watch.stdout()).toContain(`Run ${runId}: finished, ${scenario.expected.length}/${scenario.expected.length} rows done`);
 
   // graceful stop
   w1.child.kill('SIGTERM');
