@@ -16,6 +16,7 @@ export function register(program: Command): void {
   addRunSettingOptions(cmd);
   addFilterOptions(cmd);
   cmd.action(async (csv: string, flags: RawOptions) => {
+    (await import('../lean-memory.js')).preferSmallHeap(); // a streaming pass: keep the heap small
     await enqueueCommand(csv, flags);
   });
 }

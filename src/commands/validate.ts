@@ -29,6 +29,7 @@ export function register(program: Command): void {
     .option('--allow-unknown-columns', 'accept and ignore columns that are not input columns (e.g. an HR export\'s department)');
   addFilterOptions(cmd);
   cmd.action(async (csv: string, flags: ValidateFlags) => {
+    (await import('../lean-memory.js')).preferSmallHeap(); // a streaming pass: keep the heap small
     await validateCommand(csv, flags);
   });
 }
