@@ -66,7 +66,7 @@ export async function feedRun(store: RunStore, enrollQueue: Queue, runId: string
       const results = (await pipe.exec()) ?? [];
 
       const jobs: Array<{ name: string; data: { runId: string; row: number }; opts: { jobId: string; attempts: number } }> = [];
-      const inflight: Array<string | number> = [];
+      const inflight: string[] = [];
       const duplicates: Array<{ row: number; owner: number }> = [];
       claimed.forEach((c, i) => {
         if (!c) return;
@@ -81,10 +81,10 @@ export async function feedRun(store: RunStore, enrollQueue: Queue, runId: string
             return;
           }
         }
-        inflight.push(c.row, String(c.row));
+        inflight.push(String(c.row));
         jobs.push({ name: 'enroll', data: { runId, row: c.row }, opts: { jobId: jobIds.enroll(runId, c.row), attempts: meta.settings.attempts } });
       });
-      if (inflight.length) await redis.zadd(k.inflight, ...inflight);
+      if (inflight.length) await redis.sadd(k.inflight, ...inflight);
       for (const d of duplicates) {
         await store.finalize(runId, d.row, {
           o: 'failed',

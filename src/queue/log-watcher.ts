@@ -118,18 +118,12 @@ async function fallBackToPolling(store: RunStore, pollQueue: Queue, runId: strin
   await store.setLogState(runId, 'forbidden');
   logger.warn(`The System Log is not readable with these credentials (${err.errorCode}: ${err.errorSummary}); run ${runId} polls each factor instead.`);
   const meta = await store.getMeta(runId);
-  let after = 0;
-  for (;;) {
-    const rows = await store.inflightRows(runId, after, 500);
-    if (!rows.length) break;
-    after = rows[rows.length - 1]!;
-    for (const row of rows) {
-      const job = await pollQueue.getJob(jobIds.poll(runId, row));
-      if (!job || !(await job.isDelayed())) continue;
-      const p = await store.getProgress(runId, row);
-      const windowMs = Math.max(1, (p.exp ?? Date.now()) - (p.ps ?? Date.now()));
-      const delay = meta ? firstPollDelay(meta.settings, windowMs) : 1000;
-      await job.changeDelay(delay).catch(() => undefined);
-    }
+  for (const row of await store.inflightAll(runId)) {
+    const job = await pollQueue.getJob(jobIds.poll(runId, row));
+    if (!job || !(await job.isDelayed())) continue;
+    const p = await store.getProgress(runId, row);
+    const windowMs = Math.max(1, (p.exp ?? Date.now()) - (p.ps ?? Date.now()));
+    const delay = meta ? firstPollDelay(meta.settings, windowMs) : 1000;
+    await job.changeDelay(delay).catch(() => undefined);
   }
 }

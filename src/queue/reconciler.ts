@@ -34,12 +34,10 @@ export class Reconciler {
     if (!meta || meta.state !== 'active') return { requeued: 0, failed: 0 };
     let requeued = 0;
     let failed = 0;
-    let after = 0;
     const seenNow = new Set<string>();
-    for (;;) {
-      const rows = await store.inflightRows(runId, after, 200);
-      if (!rows.length) break;
-      after = rows[rows.length - 1]!;
+    const all = await store.inflightAll(runId);
+    for (let i = 0; i < all.length; i += 200) {
+      const rows = all.slice(i, i + 200);
       const states = await Promise.all(
         rows.map(async (row) => {
           const [e, p] = await Promise.all([
