@@ -21,7 +21,7 @@ import { ByteGuard } from './byte-guard.js';
 import { canonicalColumn, INPUT_COLUMNS, normaliseHeaderName, type InputColumn } from './columns.js';
 import { filterMatches, type RowFilter } from './filters.js';
 import { showValue, validateRow, type InvalidRow, type RowCells, type RowResult } from './input-row.js';
-import { SeenSet } from './seen-set.js';
+import { KeyFilter } from './key-filter.js';
 
 export type { InputRow, InvalidRow, RowResult } from './input-row.js';
 export { parseFilterFlags, type RowFilter } from './filters.js';
@@ -337,6 +337,48 @@ export function duplicateKeys(row: { userId?: string; login?: string; factorType
 }
 
 /**
+ * The exact step of duplicate detection, over the candidate keys only: the later of two
+ * valid rows sharing a key (the same userId, or the same login, and factorType) is a
+ * duplicate of the first; a duplicate row claims none of its keys.
+ */
+async function countDuplicates(file: string, opts: ReadInputOptions, candidates: Set<string>, summary: InputSummary): Promise<void> {
+  const first = new Map<string, number>();
+  for await (const result of readRows(file, opts, () => {}, () => {})) {
+    if (!result.ok) continue;
+    const row = result.value;
+    const keys = duplicateKeys(row).filter((k) => candidates.has(k));
+    if (!keys.length) continue;
+    let original: number | undefined;
+    let by = '';
+    for (const key of keys) {
+      original = first.get(key);
+      if (original !== undefined) {
+        by = key.startsWith('u') ? 'userId' : 'login';
+        break;
+      }
+    }
+    if (original === undefined) {
+      for (const key of keys) first.set(key, row.row);
+      continue;
+    }
+    summary.valid--;
+    summary.duplicateCount++;
+    if (summary.duplicates.length < SUMMARY_LIST_CAP) {
+      const dup: DuplicateRow = {
+        row: row.row,
+        duplicateOf: original,
+        factorType: row.factorType,
+        errorCode: 'DUPLICATE_ROW',
+        reason: `same ${by} and factorType (${row.factorType}) as row ${original}`,
+      };
+      if (row.userId) dup.userId = row.userId;
+      if (row.login) dup.login = row.login;
+      summary.duplicates.push(dup);
+    }
+  }
+}
+
+/**
  * The first pass over an input file: validates every row, counts valid, invalid and
  * duplicate rows (the later of two rows for the same userId, or the same login, and
  * factorType), and takes the SHA-256 of the raw bytes. Throws InputFileError for
@@ -358,7 +400,10 @@ export async function inspectInput(file: string, opts: ReadInputOptions = {}): P
     skipped: 0,
     columns: [],
   };
-  const seen = new SeenSet();
+  // Duplicates in two steps so memory stays flat: a fixed-size filter finds the keys that
+  // may repeat, then (only if there are any) a second pass checks those keys exactly.
+  const filter = opts.countDuplicates === false ? undefined : new KeyFilter();
+  const candidates = new Set<string>();
   const rows = readRows(
     file,
     opts,
@@ -372,40 +417,10 @@ export async function inspectInput(file: string, opts: ReadInputOptions = {}): P
       if (summary.invalid.length < SUMMARY_LIST_CAP) summary.invalid.push(result.value);
       continue;
     }
-    const row = result.value;
-    if (opts.countDuplicates === false) {
-      summary.valid++;
-      continue;
-    }
-    const keys = duplicateKeys(row);
-    let first: number | undefined;
-    let by = '';
-    for (const key of keys) {
-      first = seen.lookup(key);
-      if (first !== undefined) {
-        by = key.startsWith('u') ? 'userId' : 'login';
-        break;
-      }
-    }
-    if (first === undefined) {
-      for (const key of keys) seen.claim(key, row.row);
-      summary.valid++;
-      continue;
-    }
-    summary.duplicateCount++;
-    if (summary.duplicates.length < SUMMARY_LIST_CAP) {
-      const dup: DuplicateRow = {
-        row: row.row,
-        duplicateOf: first,
-        factorType: row.factorType,
-        errorCode: 'DUPLICATE_ROW',
-        reason: `same ${by} and factorType (${row.factorType}) as row ${first}`,
-      };
-      if (row.userId) dup.userId = row.userId;
-      if (row.login) dup.login = row.login;
-      summary.duplicates.push(dup);
-    }
+    summary.valid++;
+    if (filter) for (const key of duplicateKeys(result.value)) if (filter.addAndCheck(key)) candidates.add(key);
   }
+  if (candidates.size) await countDuplicates(file, opts, candidates, summary);
   const { bytes, sha256 } = await hashing;
   summary.bytes = bytes;
   summary.sha256 = sha256;

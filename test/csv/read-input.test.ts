@@ -308,3 +308,30 @@ describe('inspectInput', () => {
     expect(count).toBe(20_000);
   });
 });
+
+describe('inspectInput: duplicates found in two steps (a fixed-size filter, then an exact pass)', () => {
+  it('a duplicate row claims none of its keys, so a later row sharing only those is not a duplicate', async () => {
+    const f = file(`userId,login\n${ID1},\n${ID1},jane@example.com\n,JANE@example.com\n,bob@example.com\n,bob@example.com\n`);
+    const s = await inspectInput(f);
+    expect(s.rows).toBe(5);
+    expect(s.duplicates.map((d) => [d.row, d.duplicateOf])).toEqual([
+      [2, 1],
+      [5, 4],
+    ]);
+    expect(s.valid).toBe(3);
+    expect(s.duplicateCount).toBe(2);
+  });
+
+  it('finds the one repeated user in a large file without a per-row table', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'be-dups-'));
+    const big = join(dir, 'big.csv');
+    const lines = ['userId'];
+    for (let i = 0; i < 50_000; i++) lines.push(`00u${String(i).padStart(17, '0')}`);
+    lines.push(`00u${String(31_337).padStart(17, '0')}`);
+    writeFileSync(big, `${lines.join('\n')}\n`);
+    const s = await inspectInput(big);
+    expect(s.duplicates.map((d) => [d.row, d.duplicateOf])).toEqual([[50_001, 31_338]]);
+    expect(s.valid).toBe(50_000);
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
