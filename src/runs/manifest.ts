@@ -134,17 +134,20 @@ function recordedPath(file: string, dir: string): string {
   return abs;
 }
 
+async function readKeyFile(file: string, flag: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (err) {
+    throw new ConfigError([`${flag}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`]);
+  }
+}
+
 /**
  * Reads an ed25519 private key (PEM) for `--sign-key`. Throws ConfigError naming the
  * flag, what was expected and what was found.
  */
 export async function loadSigningKey(file: string, flag = '--sign-key'): Promise<KeyObject> {
-  let pem: Buffer;
-  try {
-    pem = await readFile(file);
-  } catch (err) {
-    throw new ConfigError([`${flag}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`]);
-  }
+  const pem = await readKeyFile(file, flag);
   let key: KeyObject;
   try {
     key = createPrivateKey({ key: pem, format: 'pem' });
@@ -161,12 +164,7 @@ export async function loadSigningKey(file: string, flag = '--sign-key'): Promise
 
 /** Reads a public key (PEM; a private key PEM also works, its public half is used) for `--public-key`. */
 export async function loadPublicKey(file: string, flag = '--public-key'): Promise<KeyObject> {
-  let pem: Buffer;
-  try {
-    pem = await readFile(file);
-  } catch (err) {
-    throw new ConfigError([`${flag}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`]);
-  }
+  const pem = await readKeyFile(file, flag);
   let key: KeyObject;
   try {
     key = createPublicKey({ key: pem, format: 'pem' });
