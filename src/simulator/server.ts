@@ -149,22 +149,7 @@ export class SimServer {
     const routeKey = route?.key ?? `${method} (unknown path)`;
     const ctx: Ctx = { req, res, method, url, routeKey, requestId, rate: undefined };
 
-    if (this.inFlight > this.opts.concurrencyLimit) {
-      this.counters.rateLimited++;
-      this.counters.rateLimitedBy.concurrency++;
-      ctx.rate = concurrencyHeaders(now);
-      this.sendError(ctx, errors.rateLimited());
-      return;
-    }
-    const bucket = this.buckets[route?.bucket ?? 'other'];
-    const admitted = bucket.take(now);
-    ctx.rate = bucket.headers();
-    if (!admitted) {
-      this.counters.rateLimited++;
-      this.counters.rateLimitedBy.bucket++;
-      this.sendError(ctx, errors.rateLimited());
-      return;
-    }
+    if (!this.admit(ctx, this.buckets[route?.bucket ?? 'other'], now)) return;
     const authorization = req.headers.authorization;
     if (this.oauth && OAuthServer.handles(authorization)) {
       this.oauth
@@ -223,22 +208,7 @@ export class SimServer {
   /** POST /oauth2/v1/token: concurrency limit, the oauth bucket, then the authorization server. */
   private onToken(req: IncomingMessage, res: ServerResponse, method: string, url: string, requestId: string, now: number): void {
     const ctx: Ctx = { req, res, method, url, routeKey: `${method} ${TOKEN_PATH}`, requestId, rate: undefined };
-    if (this.inFlight > this.opts.concurrencyLimit) {
-      this.counters.rateLimited++;
-      this.counters.rateLimitedBy.concurrency++;
-      ctx.rate = concurrencyHeaders(now);
-      this.sendError(ctx, errors.rateLimited());
-      return;
-    }
-    const bucket = this.buckets.oauth;
-    const admitted = bucket.take(now);
-    ctx.rate = bucket.headers();
-    if (!admitted) {
-      this.counters.rateLimited++;
-      this.counters.rateLimitedBy.bucket++;
-      this.sendError(ctx, errors.rateLimited());
-      return;
-    }
+    if (!this.admit(ctx, this.buckets.oauth, now)) return;
     if (method !== 'POST') {
       this.sendError(ctx, errors.methodNotAllowed(['POST']));
       return;
@@ -343,6 +313,29 @@ export class SimServer {
     this.counters.byRoute[ctx.routeKey] = (this.counters.byRoute[ctx.routeKey] ?? 0) + 1;
     this.record(ctx, 0);
     ctx.req.socket.destroy();
+    return true;
+  }
+
+  /**
+   * Okta's two gates before any work: the org's concurrency limit (429 with
+   * X-Rate-Limit-Limit: 0) and the route's bucket. Answers the 429 itself; true when admitted.
+   */
+  private admit(ctx: Ctx, bucket: Bucket, now: number): boolean {
+    if (this.inFlight > this.opts.concurrencyLimit) {
+      this.counters.rateLimited++;
+      this.counters.rateLimitedBy.concurrency++;
+      ctx.rate = concurrencyHeaders(now);
+      this.sendError(ctx, errors.rateLimited());
+      return false;
+    }
+    const admitted = bucket.take(now);
+    ctx.rate = bucket.headers();
+    if (!admitted) {
+      this.counters.rateLimited++;
+      this.counters.rateLimitedBy.bucket++;
+      this.sendError(ctx, errors.rateLimited());
+      return false;
+    }
     return true;
   }
 
