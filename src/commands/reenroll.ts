@@ -24,7 +24,9 @@ export function register(program: Command): void {
     .option('--include-pending', 'with --from: also revisit rows a stopped run left `pending`')
     .option('--max-attempts <n>', 'activations (enrollments + restarts) a user may get per factor type across all runs and nights; at the cap the row ends failed MAX_ATTEMPTS without a request (default 5)')
     .option('--strict', 'exit 3 when any row did not end activated (for cron alerting)')
-    .option('--sign-key <pem>', 'sign the manifest (<report>.manifest.json) with this ed25519 private key (PEM file)');
+    .option('--sign-key <pem>', 'sign the manifest (<report>.manifest.json) with this ed25519 private key (PEM file)')
+    .option('--dry-run', 'change nothing in Okta: read each user and their factors and write the planned action per row')
+    .option('--plan <file>', 'with --dry-run: where to write the plan CSV (default <report>.plan.csv)');
   addProcessOptions(cmd);
   addRunSettingOptions(cmd);
   cmd.action(async (flags: RawOptions) => {
@@ -41,10 +43,16 @@ export interface ReenrollResult {
   summary: import('../runs/execute.js').RunSummary;
 }
 
-export async function reenrollCommand(
-  flags: RawOptions,
-  io: { env?: NodeJS.ProcessEnv; out?: NodeJS.WritableStream; stop?: Promise<unknown> } = {},
-): Promise<ReenrollResult> {
+type ReenrollIo = { env?: NodeJS.ProcessEnv; out?: NodeJS.WritableStream; stop?: Promise<unknown> };
+
+/** `--dry-run`: the plan that was written, nothing changed in Okta. */
+export interface ReenrollPlan {
+  plan: import('../runs/plan.js').PlanResult & { file: string };
+}
+
+export function reenrollCommand(flags: RawOptions & { dryRun: true }, io?: ReenrollIo): Promise<ReenrollPlan>;
+export function reenrollCommand(flags: RawOptions, io?: ReenrollIo): Promise<ReenrollResult>;
+export async function reenrollCommand(flags: RawOptions, io: ReenrollIo = {}): Promise<ReenrollResult | ReenrollPlan> {
   const startedAt = new Date();
   const { loadProcessConfig, loadRunSettings } = await import('../config.js');
   const { createLogger } = await import('../logger.js');
@@ -94,6 +102,22 @@ export async function reenrollCommand(
   const usersReadOptions = { allowUnknownColumns: true };
   const fromReport = from !== undefined ? await selectFromReport(from, { includeFailed: Boolean(flags.includeFailed), includePending: Boolean(flags.includePending) }) : undefined;
   if (users !== undefined) await inspectInput(users, usersReadOptions);
+
+  if (flags.dryRun) {
+    await ensureRedis(config.redisUrl);
+    const { reenrollDryRun } = await import('./reenroll-dry.js');
+    const plan = await reenrollDryRun({
+      config,
+      flags,
+      out,
+      warnings,
+      ...(fromReport ? { rows: fromReport.rows } : {}),
+      ...(users !== undefined ? { users } : {}),
+      ...(group !== undefined ? { group } : {}),
+      ...(cap.value !== undefined ? { maxAttempts: cap.value } : {}),
+    });
+    return { plan };
+  }
 
   const logger = createLogger({ level: config.logLevel, file: config.logFile ?? 'logs/bulk-enroll.log' });
   for (const w of warnings) logger.warn(w);

@@ -30,7 +30,7 @@ export async function oktaFatalOf(err: unknown): Promise<unknown> {
   const { OktaApiError, ForeignOriginError, InsecureTransportError } = await import('../okta/errors.js');
   const { FatalRunError } = await import('../errors.js');
   if (err instanceof OktaApiError && err.status === 401) {
-    return new FatalRunError(`Okta rejected the API token (${err.errorCode}: ${err.errorSummary}).`, 'Check OKTA_API_TOKEN / --token-file and --org-url.');
+    return new FatalRunError(`Okta rejected the credentials (${err.errorCode}: ${err.errorSummary}).`, 'Check OKTA_API_TOKEN / --token-file (or the OAuth client id, key and scopes) and --org-url.');
   }
   if (err instanceof ForeignOriginError || err instanceof InsecureTransportError) return new FatalRunError(err.message);
   return err;
@@ -40,7 +40,7 @@ export async function dryRun(o: DryRunOptions): Promise<import('../runs/plan.js'
   const { inspectInput, readInput } = await import('../csv/read-input.js');
   const { createLogger, registerSecret } = await import('../logger.js');
   const { createOktaClient } = await import('../okta/client.js');
-  const { sswsAuth } = await import('../okta/auth-ssws.js');
+  const { createAuth } = await import('../okta/auth.js');
   const { openAuditGate } = await import('../audit/gate.js');
   const { groupRows, resolveGroupName } = await import('../runs/ingest-group.js');
   const { formatPlanSummary, planRows, writePlan } = await import('../runs/plan.js');
@@ -61,7 +61,7 @@ export async function dryRun(o: DryRunOptions): Promise<import('../runs/plan.js'
     gate = await openAuditGate(config, logger);
     okta = createOktaClient({
       orgUrl: config.orgUrl,
-      auth: sswsAuth(config.token),
+      auth: createAuth(config, { warn: (message, meta) => logger.warn(message, meta), onSecret: registerSecret }),
       timeoutMs: config.requestTimeoutMs,
       allowInsecureHttp: config.allowInsecureHttp,
       warn: (message, meta) => logger.warn(message, meta),

@@ -16,6 +16,7 @@ import { ConfigError, InputFileError } from '../../src/errors.js';
 import { cleanPrefix, redisUrl, uniquePrefix } from '../helpers/redis.js';
 import { readReportFile } from '../helpers/report.js';
 import { byUser, commonFlags, firstRun, ledgerCount, sink, TOKEN, userId, writeDirectory, writeInput, type DirUser } from './helpers.js';
+import { parse } from 'csv-parse/sync';
 
 let dir: string;
 let sim: SimulatorHandle | undefined;
@@ -63,6 +64,16 @@ describe.each(['okta', 'seed'] as const)('reenroll --from a report (%s dialect)'
     forged.push({ ...forged[0]!, row: '42', userId: notEnrolled.id, login: '', outcome: 'expired', factorId: '', status: '', note: '' });
     await writeReport(from, forged);
     const enrollsBefore = sim.stats().enrollCalls;
+
+    // The preview first: a dry run plans exactly what follows and changes nothing in Okta.
+    const dry = await reenrollCommand({ ...flags, from, report: join(dir, 'dry.csv'), includeFailed: true, dryRun: true }, { env: { OKTA_API_TOKEN: TOKEN }, out: sink().out });
+    expect(sim.stats().enrollCalls).toBe(enrollsBefore);
+    expect(sim.activateCalls()).toEqual([]);
+    const plan = parse(readFileSync(dry.plan.file), { columns: true }) as Array<Record<string, string>>;
+    const actionOf = (uid: string) => plan.find((p) => p.userId === uid)?.action;
+    expect(actionOf(scansFirst[0]!.id)).toBe('leave active');
+    expect(actionOf(notEnrolled.id)).toBe('enroll');
+    for (const r of expiredRows) expect(plan.find((p) => p.row === r.row)?.action).toBe('restart expired');
 
     const out = sink();
     const report = join(dir, 'night1.csv');
@@ -129,6 +140,11 @@ describe('reenroll --max-attempts across nights', () => {
     expect(n2.get(third.id)?.outcome).toBe('activated');
     for (const u of never) expect(n2.get(u.id)?.outcome).toBe('expired');
     for (const id of ids) expect(await ledgerCount(prefix, id)).toBe(3);
+
+    // Its preview already says so.
+    const dry3 = await reenrollCommand({ ...flags, from: join(dir, 'n2.csv'), report: join(dir, 'dry3.csv'), maxAttempts: '3', dryRun: true }, env);
+    const plan3 = parse(readFileSync(dry3.plan.file), { columns: true }) as Array<Record<string, string>>;
+    for (const u of never) expect(plan3.find((p) => p.userId === u.id)?.reason).toMatch(/^MAX_ATTEMPTS: /);
 
     // Night 3: everyone left is at the cap. Nothing about them reaches Okta.
     sim.resetStats();

@@ -1,0 +1,88 @@
+/**
+ * `reenroll --dry-run`: what tonight's re-enrollment would do, nothing changed in Okta.
+ * Reads the selected users and their factors through the shared rate limiter (the
+ * `other` lane) and writes the plan per row (src/runs/plan.ts): leave active, restart
+ * expired, adopt pending, enroll, or fail, including users already at --max-attempts
+ * (they would end MAX_ATTEMPTS without any call).
+ */
+import type { ProcessConfig, RawOptions } from '../config.js';
+import type { RowResult } from '../csv/input-row.js';
+import type { SourceRow } from '../runs/ingest.js';
+
+export interface ReenrollDryRunOptions {
+  config: ProcessConfig;
+  flags: RawOptions;
+  out: NodeJS.WritableStream;
+  /** Rows chosen from a previous report, or undefined for --users / --group. */
+  rows?: readonly SourceRow[];
+  users?: string;
+  group?: string;
+  maxAttempts?: number;
+  warnings?: string[];
+}
+
+export async function reenrollDryRun(o: ReenrollDryRunOptions): Promise<import('../runs/plan.js').PlanResult & { file: string }> {
+  const { readInput } = await import('../csv/read-input.js');
+  const { createLogger, registerSecret } = await import('../logger.js');
+  const { createOktaClient } = await import('../okta/client.js');
+  const { createAuth } = await import('../okta/auth.js');
+  const { openAuditGate } = await import('../audit/gate.js');
+  const { formatPlanSummary, planRows, writePlan } = await import('../runs/plan.js');
+  const { groupRevisitRows } = await import('../reenroll/sources.js');
+  const { ledgerOf, maxAttemptsSummary } = await import('../reenroll/attempts.js');
+  const { RunStore } = await import('../runs/store.js');
+  const { createRedis } = await import('../queue/connection.js');
+  const { planPathFor, oktaFatalOf } = await import('./run-dry.js');
+  const { config } = o;
+
+  const logger = createLogger({ level: config.logLevel, file: config.logFile ?? 'logs/bulk-enroll.log' });
+  for (const w of o.warnings ?? []) logger.warn(w);
+  const file = planPathFor(o.flags);
+  const redis = createRedis(config.redisUrl);
+  let gate: Awaited<ReturnType<typeof openAuditGate>> | undefined;
+  let okta: import('../okta/types.js').OktaClient | undefined;
+  try {
+    gate = await openAuditGate(config, logger);
+    okta = createOktaClient({
+      orgUrl: config.orgUrl,
+      auth: createAuth(config, { warn: (message, meta) => logger.warn(message, meta), onSecret: registerSecret }),
+      timeoutMs: config.requestTimeoutMs,
+      allowInsecureHttp: config.allowInsecureHttp,
+      warn: (message, meta) => logger.warn(message, meta),
+      gate: gate.gate,
+    });
+    const client = okta;
+    const asResults = (rows: readonly SourceRow[]): RowResult[] => rows.map((r) => ({ ok: true, value: { ...r.input, row: Number(r.fileRow) || r.input.row } }));
+    const inputs: AsyncIterable<RowResult> | Iterable<RowResult> = o.rows
+      ? asResults(o.rows)
+      : o.users !== undefined
+        ? readInput(o.users, { allowUnknownColumns: true })
+        : asResults(await groupRevisitRows(client, o.group!));
+    const ledger = ledgerOf(new RunStore(redis, config.prefix));
+    const cap = o.maxAttempts;
+    // Users at the cap: the run would fail them without asking Okta anything.
+    const capped = async function* () {
+      for await (const p of planRows(client, inputs, { concurrency: Math.min(config.maxConcurrent, 20) })) {
+        if (cap && p.userId && (p.action === 'enroll' || p.action === 'restart expired')) {
+          const entry = await ledger.get(p.userId, p.factorType);
+          if (entry.count >= cap) {
+            yield { ...p, action: 'fail' as const, reason: `MAX_ATTEMPTS: ${maxAttemptsSummary(entry.count, cap)}` };
+            continue;
+          }
+        }
+        yield p;
+      }
+    };
+    const result = await writePlan(file, capped());
+    o.out.write(`${formatPlanSummary(file, result)}\n`);
+    logger.info('reenroll dry run finished', { plan: file, rows: result.rows, ...result.byAction });
+    return { ...result, file };
+  } catch (err) {
+    throw await oktaFatalOf(err);
+  } finally {
+    await okta?.close().catch(() => undefined);
+    await gate?.close().catch(() => undefined);
+    redis.disconnect();
+    logger.close();
+  }
+}
