@@ -47,16 +47,15 @@ export async function auditCommand(
 ): Promise<import('../audit/audit.js').AuditResult & { manifestPath: string }> {
   const startedAt = new Date();
   const { loadProcessConfig } = await import('../config.js');
-  const { createLogger, registerSecret } = await import('../logger.js');
+  const { createLogger } = await import('../logger.js');
   const { ConfigError, ExitError, EXIT, FatalRunError } = await import('../errors.js');
-  const { createOktaClient, OktaApiError, ForeignOriginError, InsecureTransportError } = await import('../okta/index.js');
-  const { createAuth } = await import('../okta/auth.js');
+  const { OktaApiError, ForeignOriginError, InsecureTransportError } = await import('../okta/index.js');
   const { runAudit, DEFAULT_AUDIT_CONCURRENCY } = await import('../audit/audit.js');
   const { checkUserList, usersFromGroup, usersFromList } = await import('../audit/sources.js');
   const { formatAuditSummary } = await import('../audit/summary.js');
   const { loadSigningKey, writeManifest } = await import('../runs/manifest.js');
   const { ensureRedis } = await import('./redis-check.js');
-  const { openAuditGate } = await import('../audit/gate.js');
+  const { openReadOnlyOkta } = await import('../audit/gate.js');
   const out = io.out ?? process.stdout;
   const errOut = io.err ?? process.stderr;
 
@@ -96,14 +95,14 @@ export async function auditCommand(
 
   const logger = createLogger({ level: config.logLevel, file: config.logFile ?? 'logs/bulk-enroll.log' });
   for (const w of warnings) logger.warn(w);
-  let gate;
+  let readOnly;
   try {
-    gate = await openAuditGate(config, logger);
+    readOnly = await openReadOnlyOkta(config, logger);
   } catch (err) {
     logger.close();
     throw err;
   }
-  let client: import('../okta/types.js').OktaClient | undefined;
+  const client = readOnly.okta;
   const { createProgress } = await import('../progress.js');
   // users read so far: with an active push factor / without one / not found or unreadable
   const progress = createProgress({ label: 'audit', stream: errOut as NodeJS.WritableStream & { isTTY?: boolean }, names: { activated: 'with active push', expired: 'without', failed: 'not read' } });
@@ -111,14 +110,6 @@ export async function auditCommand(
   let withoutPush = 0;
   let unread = 0;
   try {
-    client = createOktaClient({
-      orgUrl: config.orgUrl,
-      auth: createAuth(config, { warn: (message, meta) => logger.warn(message, meta), onSecret: registerSecret }),
-      timeoutMs: config.requestTimeoutMs,
-      allowInsecureHttp: config.allowInsecureHttp,
-      warn: (message, meta) => logger.warn(message, meta),
-      gate: gate.gate,
-    });
     const users = usersFile ? usersFromList(usersFile) : usersFromGroup(client, group!, { pageSize });
     let result;
     try {
@@ -179,8 +170,7 @@ export async function auditCommand(
     }
     return { ...result, manifestPath: manifest.file };
   } finally {
-    await client?.close().catch(() => {});
-    await gate.close();
+    await readOnly.close();
     logger.close();
   }
 }

@@ -23,10 +23,8 @@ export interface ReenrollDryRunOptions {
 
 export async function reenrollDryRun(o: ReenrollDryRunOptions): Promise<import('../runs/plan.js').PlanResult & { file: string }> {
   const { readInput } = await import('../csv/read-input.js');
-  const { createLogger, registerSecret } = await import('../logger.js');
-  const { createOktaClient } = await import('../okta/client.js');
-  const { createAuth } = await import('../okta/auth.js');
-  const { openAuditGate } = await import('../audit/gate.js');
+  const { createLogger } = await import('../logger.js');
+  const { openReadOnlyOkta } = await import('../audit/gate.js');
   const { formatPlanSummary, planRows, writePlan } = await import('../runs/plan.js');
   const { groupRevisitRows } = await import('../reenroll/sources.js');
   const { ledgerOf, maxAttemptsSummary } = await import('../reenroll/attempts.js');
@@ -39,19 +37,10 @@ export async function reenrollDryRun(o: ReenrollDryRunOptions): Promise<import('
   for (const w of o.warnings ?? []) logger.warn(w);
   const file = planPathFor(o.flags);
   const redis = createRedis(config.redisUrl);
-  let gate: Awaited<ReturnType<typeof openAuditGate>> | undefined;
-  let okta: import('../okta/types.js').OktaClient | undefined;
+  let readOnly: Awaited<ReturnType<typeof openReadOnlyOkta>> | undefined;
   try {
-    gate = await openAuditGate(config, logger);
-    okta = createOktaClient({
-      orgUrl: config.orgUrl,
-      auth: createAuth(config, { warn: (message, meta) => logger.warn(message, meta), onSecret: registerSecret }),
-      timeoutMs: config.requestTimeoutMs,
-      allowInsecureHttp: config.allowInsecureHttp,
-      warn: (message, meta) => logger.warn(message, meta),
-      gate: gate.gate,
-    });
-    const client = okta;
+    readOnly = await openReadOnlyOkta(config, logger);
+    const client = readOnly.okta;
     const asResults = (rows: readonly SourceRow[]): RowResult[] => rows.map((r) => ({ ok: true, value: { ...r.input, row: Number(r.fileRow) || r.input.row } }));
     const inputs: AsyncIterable<RowResult> | Iterable<RowResult> = o.rows
       ? asResults(o.rows)
@@ -80,8 +69,7 @@ export async function reenrollDryRun(o: ReenrollDryRunOptions): Promise<import('
   } catch (err) {
     throw await oktaFatalOf(err);
   } finally {
-    await okta?.close().catch(() => undefined);
-    await gate?.close().catch(() => undefined);
+    await readOnly?.close();
     redis.disconnect();
     logger.close();
   }

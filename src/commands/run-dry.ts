@@ -39,9 +39,7 @@ export async function oktaFatalOf(err: unknown): Promise<unknown> {
 export async function dryRun(o: DryRunOptions): Promise<import('../runs/plan.js').PlanResult & { file: string }> {
   const { inspectInput, readInput } = await import('../csv/read-input.js');
   const { createLogger, registerSecret } = await import('../logger.js');
-  const { createOktaClient } = await import('../okta/client.js');
-  const { createAuth } = await import('../okta/auth.js');
-  const { openAuditGate } = await import('../audit/gate.js');
+  const { openReadOnlyOkta } = await import('../audit/gate.js');
   const { groupRows, resolveGroupName } = await import('../runs/ingest-group.js');
   const { formatPlanSummary, planRows, writePlan } = await import('../runs/plan.js');
   const { ExitError, EXIT } = await import('../errors.js');
@@ -55,19 +53,10 @@ export async function dryRun(o: DryRunOptions): Promise<import('../runs/plan.js'
   const logger = createLogger({ level: config.logLevel, file: config.logFile ?? 'logs/bulk-enroll.log' });
   for (const w of o.warnings ?? []) logger.warn(w);
   const file = planPathFor(o.flags);
-  let gate: Awaited<ReturnType<typeof openAuditGate>> | undefined;
-  let okta: import('../okta/types.js').OktaClient | undefined;
+  let readOnly: Awaited<ReturnType<typeof openReadOnlyOkta>> | undefined;
   try {
-    gate = await openAuditGate(config, logger);
-    okta = createOktaClient({
-      orgUrl: config.orgUrl,
-      auth: createAuth(config, { warn: (message, meta) => logger.warn(message, meta), onSecret: registerSecret }),
-      timeoutMs: config.requestTimeoutMs,
-      allowInsecureHttp: config.allowInsecureHttp,
-      warn: (message, meta) => logger.warn(message, meta),
-      gate: gate.gate,
-    });
-    const client = okta;
+    readOnly = await openReadOnlyOkta(config, logger);
+    const client = readOnly.okta;
     let inputs;
     if (o.csv !== undefined) inputs = readInput(o.csv, o.readOptions);
     else {
@@ -87,8 +76,7 @@ export async function dryRun(o: DryRunOptions): Promise<import('../runs/plan.js'
   } catch (err) {
     throw await oktaFatalOf(err);
   } finally {
-    await okta?.close().catch(() => undefined);
-    await gate?.close().catch(() => undefined);
+    await readOnly?.close();
     logger.close();
   }
 }
