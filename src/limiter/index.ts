@@ -88,7 +88,7 @@ export interface LimiterStats {
 
 export interface SharedLimiter extends RequestGate {
   /** Every answer's X-Rate-Limit-* headers (429s included, before the error is thrown). */
-  observe(bucket: Bucket, info: RateLimitInfo, status: number): void;
+  observe(bucket: Bucket, info: RateLimitInfo | undefined, status: number, errorCode?: string): void;
   /** The same limiter; requests through it are tagged with a lane (the poll lane has a reserved share). */
   lane(name: Lane): RequestGate;
   /** Every worker stops sending to the bucket until then (epoch ms, local clock). */
@@ -192,7 +192,8 @@ class RedisSharedLimiter implements SharedLimiter {
     return gate;
   }
 
-  observe(bucket: Bucket, info: RateLimitInfo, status: number): void {
+  observe(bucket: Bucket, info: RateLimitInfo | undefined, status: number, _errorCode?: string): void {
+    if (!info) return;
     if (this.closed) return;
     const gate = this.gate(bucket);
     gate.observe(info);

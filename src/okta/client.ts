@@ -27,6 +27,7 @@ import type {
   FactorView,
   HttpMethod,
   LogEvent,
+  LogTarget,
   OktaClient,
   OktaClientOptions,
   OktaUser,
@@ -96,6 +97,8 @@ export class HttpOktaClient implements OktaClient {
   private readonly gate: RequestGate | undefined;
   private readonly timeoutMs: number;
   private readonly keepHref: (href: string) => string;
+  /** Okta's clock minus ours (ms), from the latest answer's Date header. */
+  private clockOffset = 0;
 
   constructor(opts: OktaClientOptions) {
     const problems: string[] = [];
@@ -227,6 +230,10 @@ export class HttpOktaClient implements OktaClient {
     await this.exchange(link.method ?? 'POST', link.href, body === undefined ? undefined : JSON.stringify(body));
   }
 
+  clockOffsetMs(): number {
+    return this.clockOffset;
+  }
+
   async close(): Promise<void> {
     await this.pool.close();
   }
@@ -281,6 +288,8 @@ export class HttpOktaClient implements OktaClient {
       const res = await this.pool.request({ method, path: target.path, headers, body, signal: controller.signal });
       const status = res.statusCode;
       const rateLimit = parseRateLimit(res.headers);
+      const date = Date.parse(String(res.headers.date ?? ''));
+      if (Number.isFinite(date)) this.clockOffset = date - Date.now();
       let text = '';
       try {
         // Always consume or discard the body, so the connection goes back to the pool.
@@ -421,17 +430,39 @@ export function endpointTemplate(path: string): string {
   return parts.join('/');
 }
 
-function toLogEvent(raw: unknown): LogEvent | undefined {
+/** String values of a map (detailEntry, debugData); other values are left out. */
+function stringMap(value: unknown): Record<string, string> | undefined {
+  if (!isObject(value)) return undefined;
+  let out: Record<string, string> | undefined;
+  for (const [k, v] of Object.entries(value)) {
+    const s = typeof v === 'number' || typeof v === 'boolean' ? String(v) : cleanString(v);
+    if (s !== undefined) (out ??= {})[k] = s;
+  }
+  return out;
+}
+
+export function toLogEvent(raw: unknown): LogEvent | undefined {
   if (!isObject(raw)) return undefined;
   const uuid = cleanString(raw.uuid);
   if (!uuid) return undefined;
   const actor = isObject(raw.actor) ? raw.actor : undefined;
   const targetUserIds: string[] = [];
+  const targets: LogTarget[] = [];
   if (Array.isArray(raw.target)) {
     for (const t of raw.target) {
       if (!isObject(t)) continue;
       const id = cleanString(t.id);
-      if (id && cleanString(t.type) === 'User') targetUserIds.push(id);
+      const type = cleanString(t.type) ?? '';
+      if (!id) continue;
+      if (type === 'User') targetUserIds.push(id);
+      const target: LogTarget = { id, type };
+      const alternateId = cleanString(t.alternateId);
+      if (alternateId) target.alternateId = alternateId;
+      const displayName = cleanString(t.displayName);
+      if (displayName) target.displayName = displayName;
+      const detailEntry = stringMap(t.detailEntry);
+      if (detailEntry) target.detailEntry = detailEntry;
+      targets.push(target);
     }
   }
   const event: LogEvent = {
@@ -439,9 +470,14 @@ function toLogEvent(raw: unknown): LogEvent | undefined {
     eventType: cleanString(raw.eventType) ?? '',
     published: cleanString(raw.published) ?? '',
     targetUserIds,
+    targets,
   };
   const actorId = cleanString(actor?.id);
   if (actorId) event.actorId = actorId;
+  const outcome = cleanString(isObject(raw.outcome) ? raw.outcome.result : undefined)?.toUpperCase();
+  if (outcome) event.outcome = outcome;
+  const debugData = stringMap(isObject(raw.debugContext) ? raw.debugContext.debugData : undefined);
+  if (debugData) event.debugData = debugData;
   return event;
 }
 

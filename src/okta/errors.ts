@@ -31,6 +31,27 @@ export class OktaApiError extends Error {
   get isServerError(): boolean {
     return this.status >= 500;
   }
+
+  /** Okta is in read-only mode (maintenance): 503 E0000010. The bucket pauses; rows wait. */
+  get isReadOnly(): boolean {
+    return this.errorCode === 'E0000010';
+  }
+}
+
+/**
+ * The request was dropped on purpose through its AbortSignal (a job that lost its lock).
+ * `maybeProcessed`: it had been sent, so Okta may have acted on it.
+ */
+export class RequestAbortedError extends Error {
+  override readonly name = 'RequestAbortedError';
+  constructor(
+    readonly method: string,
+    readonly path: string,
+    readonly maybeProcessed: boolean,
+    readonly reason?: unknown,
+  ) {
+    super(`${method} ${path}: dropped (${reason instanceof Error ? reason.message : typeof reason === 'string' ? reason : 'aborted'})`);
+  }
 }
 
 /**

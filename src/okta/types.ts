@@ -31,8 +31,11 @@ export interface ActivationSecrets {
   send?: Array<{ name: string; href: string; method: HttpMethod }>;
 }
 
-/** Normalised factor answer: every enroll / poll / get / list / activate becomes one of these. */
-export type FactorState = 'waiting' | 'activated' | 'expired' | 'other';
+/**
+ * Normalised factor answer: every enroll / poll / get / list / activate becomes one of these.
+ * `cancelled` and `error` are the Push Factor Activation object's factorResult CANCELLED / ERROR.
+ */
+export type FactorState = 'waiting' | 'activated' | 'expired' | 'cancelled' | 'error' | 'other';
 
 export interface FactorView {
   factorId: string;
@@ -51,6 +54,23 @@ export interface FactorView {
   lastUpdated?: string;
   /** When the current activation expires (seed: top level; today: _embedded.activation.expiresAt or top level in a poll answer). */
   expiresAt?: string;
+  /**
+   * expiresAt on this machine's clock (epoch ms): Okta's time corrected by the difference
+   * between the answer's Date header and the local clock. Set whenever expiresAt parses.
+   */
+  expiresAtMs?: number;
+  /** The answer's factorResult (WAITING, TIMEOUT, CANCELLED, ERROR, ...), when it carried one. */
+  factorResult?: string;
+  /**
+   * `factor`: a factor object (has an id); `activation`: a Push Factor Activation object alone
+   * (no id, no _embedded: a restart answer or a poll result), its id taken from the request path.
+   */
+  shape?: 'factor' | 'activation';
+  /**
+   * The answer's only poll link is the factor's `…/lifecycle/activate` (the archived reference's
+   * restart answer): following it is a POST that may itself restart the activation.
+   */
+  pollIsActivate?: boolean;
   links: {
     poll?: SafeLink;
     activate?: SafeLink;
@@ -66,7 +86,10 @@ export interface FactorView {
 export interface OktaUser {
   id: string;
   login: string;
+  /** ACTIVE, STAGED, PROVISIONED, RECOVERY, PASSWORD_EXPIRED, LOCKED_OUT, SUSPENDED, DEPROVISIONED. */
   status?: string;
+  /** profile.timezone (an IANA zone such as Europe/Berlin), when the profile has one. */
+  timeZone?: string;
 }
 
 /** Parsed X-Rate-Limit-* headers (plus Date) of one answer. */
@@ -93,7 +116,19 @@ export interface EnrollRequest {
   profile?: { deviceName?: string; phoneNumber?: string; email?: string };
 }
 
-export interface EnrollOptions {
+/** Per-request options every client method takes. */
+export interface RequestOptions {
+  /**
+   * Drop the request: while it waits in the limiter it never leaves; in flight it is
+   * aborted (a RequestAbortedError; the request may have reached Okta). A job that lost
+   * its BullMQ lock aborts this way.
+   */
+  signal?: AbortSignal;
+  /** The run the request belongs to: carried in the User-Agent, so Okta's System Log ties it to the run. */
+  runId?: string;
+}
+
+export interface EnrollOptions extends RequestOptions {
   /** activate=true query parameter (sms, call, email). */
   activate?: boolean;
 }
@@ -104,12 +139,30 @@ export interface Page<T> {
   next?: string;
 }
 
+/** One entry of a LogEvent's `target` list. */
+export interface LogTarget {
+  id: string;
+  /** e.g. User, AuthenticatorEnrollment, AppInstance. */
+  type: string;
+  alternateId?: string;
+  displayName?: string;
+  /** detailEntry, string values only. */
+  detailEntry?: Record<string, string>;
+}
+
 export interface LogEvent {
   uuid: string;
   eventType: string;
   published: string;
   actorId?: string;
+  /** Ids of the targets of type User. */
   targetUserIds: string[];
+  /** Every target, the User ones included. */
+  targets: LogTarget[];
+  /** outcome.result: SUCCESS, FAILURE, SKIPPED, ALLOW, DENY, CHALLENGE, UNKNOWN; undefined when absent. */
+  outcome?: string;
+  /** debugContext.debugData, string values only. A debugging aid, no contract (Okta says so). */
+  debugData?: Record<string, string>;
 }
 
 /**
@@ -117,8 +170,17 @@ export interface LogEvent {
  * run(bucket, fn) around each HTTP request and observe() with every answer's headers.
  */
 export interface RequestGate {
-  run<T>(bucket: Bucket, fn: () => Promise<T>): Promise<T>;
-  observe?(bucket: Bucket, info: RateLimitInfo, status: number): void;
+  /**
+   * Run fn when the bucket's budget allows. With `signal`, a request still waiting for its
+   * permit is dropped when the signal aborts (the promise rejects with the signal's reason).
+   */
+  run<T>(bucket: Bucket, fn: () => Promise<T>, opts?: { signal?: AbortSignal }): Promise<T>;
+  /**
+   * Every answer (429s and errors included), before the client returns or throws. `info` is
+   * undefined when the answer had no usable rate-limit headers; `errorCode` is Okta's
+   * errorCode when the answer was an error object (E0000010 read-only mode pauses the bucket).
+   */
+  observe?(bucket: Bucket, info: RateLimitInfo | undefined, status: number, errorCode?: string): void;
 }
 
 /** What the client tells the auth provider about a 401 answer. */
@@ -165,24 +227,37 @@ export interface OktaClientOptions {
   warn?: (message: string, meta?: Record<string, unknown>) => void;
   /** undici Pool connections. Default 64. */
   connections?: number;
+  /**
+   * Forward proxy for every request (http://host:port, credentials allowed in the URL).
+   * Undefined: HTTPS_PROXY / HTTP_PROXY / NO_PROXY from the environment, as Okta's SDKs do.
+   * `false`: never a proxy.
+   */
+  proxy?: string | false;
+  /** Environment for the proxy variables (tests). Default process.env. */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface OktaClient {
   readonly orgUrl: string;
-  getUser(idOrLogin: string): Promise<OktaUser>;
+  getUser(idOrLogin: string, opts?: RequestOptions): Promise<OktaUser>;
   enrollFactor(userId: string, body: EnrollRequest, opts?: EnrollOptions): Promise<FactorView>;
-  listFactors(userId: string): Promise<FactorView[]>;
-  getFactor(userId: string, factorId: string): Promise<FactorView>;
+  listFactors(userId: string, opts?: RequestOptions): Promise<FactorView[]>;
+  getFactor(userId: string, factorId: string, opts?: RequestOptions): Promise<FactorView>;
   /** Follow a poll link with its method (GET seed / POST today). userId is for the view. */
-  poll(userId: string, link: SafeLink): Promise<FactorView>;
+  poll(userId: string, link: SafeLink, opts?: RequestOptions): Promise<FactorView>;
   /** POST .../lifecycle/activate (restart an expired push activation). */
-  activate(userId: string, link: SafeLink): Promise<FactorView>;
-  deleteFactor(userId: string, factorId: string): Promise<void>;
+  activate(userId: string, link: SafeLink, opts?: RequestOptions): Promise<FactorView>;
+  deleteFactor(userId: string, factorId: string, opts?: RequestOptions): Promise<void>;
   /** POST an activation `send` link (email / sms); body e.g. {profile:{phoneNumber}} for an SMS to a given phone. */
-  sendActivation(userId: string, link: { href: string; method: HttpMethod }, body?: unknown): Promise<void>;
-  listGroupUsers(groupIdOrNext: { groupId: string } | { next: string }, limit?: number): Promise<Page<OktaUser>>;
-  findGroups(query: string): Promise<Array<{ id: string; name: string }>>;
+  sendActivation(userId: string, link: { href: string; method: HttpMethod }, body?: unknown, opts?: RequestOptions): Promise<void>;
+  listGroupUsers(groupIdOrNext: { groupId: string } | { next: string }, limit?: number, opts?: RequestOptions): Promise<Page<OktaUser>>;
+  findGroups(query: string, opts?: RequestOptions): Promise<Array<{ id: string; name: string }>>;
   /** GET /api/v1/logs (first call with since/filter; later calls follow `next`). */
-  getLogs(query: { since?: string; filter?: string; limit?: number } | { next: string }): Promise<Page<LogEvent>>;
+  getLogs(query: { since?: string; filter?: string; limit?: number } | { next: string }, opts?: RequestOptions): Promise<Page<LogEvent>>;
+  /**
+   * Okta's clock minus this machine's (ms), from the Date headers of recent answers
+   * (0 until an answer carried one). expiresAtMs is already corrected by it.
+   */
+  clockOffsetMs(): number;
   close(): Promise<void>;
 }
