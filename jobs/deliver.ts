@@ -8,13 +8,13 @@
  * never stored. A delivery that fails does not fail the row (the factor exists and the
  * user may still scan it another way); the report's `delivery` column says what happened.
  */
-import { OktaApiError, OktaNetworkError } from '../src/okta/errors.js';
-import type { FactorView } from '../src/okta/types.js';
+import { OktaApiError, OktaNetworkError, RequestAbortedError } from '../src/okta/errors.js';
+import type { ActivationSecrets, RequestOptions } from '../src/okta/types.js';
 import type { InputRow } from '../src/csv/input-row.js';
 import type { RunSettings } from '../src/config.js';
-import type { Progress } from '../src/runs/records.js';
+import type { Delivery } from '../src/rows/state.js';
 import { jitter } from '../src/queue/backoff.js';
-import type { JobDeps, RowJobData } from './context.js';
+import type { JobDeps } from '../src/queue/tasks.js';
 
 /**
  * Okta allows one SMS per phone per 30 s (E0000109, a per-resource 429 whose
@@ -27,50 +27,52 @@ const TRIES = RESOURCE_WAITS_MS.length + 1;
 const MAX_BUCKET_WAIT_MS = 35_000;
 
 export async function deliverActivation(
-  data: RowJobData,
+  userId: string,
   input: InputRow,
-  p: Progress,
-  view: FactorView,
-  settings: RunSettings,
-  deps: JobDeps,
-): Promise<void> {
-  if (view.secrets) deps.exportActivation?.({ runId: data.runId, row: data.row, userId: p.uid ?? '', login: input.login, factorId: view.factorId, secrets: view.secrets });
-  if (settings.deliver === 'none' || input.factorType !== 'push') {
-    p.dv = 'none';
-    return;
-  }
-  const link = view.secrets?.send?.find((l) => l.name.toLowerCase() === settings.deliver);
-  if (!link) {
-    p.dv = 'failed:NO_SEND_LINK';
-    return;
-  }
+  secrets: ActivationSecrets | undefined,
+  settings: Pick<RunSettings, 'deliver' | 'smsToCsvPhone'>,
+  deps: Pick<JobDeps, 'okta' | 'logger'>,
+  opts: RequestOptions & { row: number },
+): Promise<Delivery> {
+  if (settings.deliver === 'none' || input.factorType !== 'push') return 'none';
+  const link = secrets?.send?.find((l) => l.name.toLowerCase() === settings.deliver);
+  if (!link) return 'failed:NO_SEND_LINK';
   const body = settings.deliver === 'sms' && settings.smsToCsvPhone && input.phoneNumber ? { profile: { phoneNumber: input.phoneNumber } } : undefined;
   for (let attempt = 1; ; attempt++) {
     try {
-      await deps.okta.sendActivation(p.uid!, link, body);
-      p.dv = 'sent';
-      return;
+      await deps.okta.sendActivation(userId, link, body, opts);
+      return 'sent';
     } catch (err) {
+      if (err instanceof RequestAbortedError) return 'failed:INTERRUPTED';
       const last = attempt >= TRIES;
       if (err instanceof OktaApiError && err.status === 429 && !last) {
-        const wait =
-          err.rateLimitKind === 'resource'
-            ? RESOURCE_WAITS_MS[attempt - 1]! + jitter(250)
-            : (err.rateLimit?.resetInMs ?? 1000) + jitter(500);
+        const wait = err.rateLimitKind === 'resource' ? RESOURCE_WAITS_MS[attempt - 1]! + jitter(250) : (err.rateLimit?.resetInMs ?? 1000) + jitter(500);
         if (wait <= MAX_BUCKET_WAIT_MS) {
-          await new Promise((r) => setTimeout(r, wait));
+          await sleep(wait, opts.signal);
           continue;
         }
       }
-      if ((err instanceof OktaNetworkError || (err instanceof OktaApiError && err.status >= 500)) && !last) {
-        await new Promise((r) => setTimeout(r, 250 * attempt + jitter(250)));
+      if ((err instanceof OktaNetworkError || (err instanceof OktaApiError && err.status >= 500 && !err.isReadOnly)) && !last) {
+        await sleep(250 * attempt + jitter(250), opts.signal);
         continue;
       }
-      p.dv = `failed:${err instanceof OktaApiError ? err.errorCode : err instanceof OktaNetworkError ? 'NETWORK_ERROR' : 'ERROR'}`;
+      const code = err instanceof OktaApiError ? err.errorCode : err instanceof OktaNetworkError ? 'NETWORK_ERROR' : 'ERROR';
       // E0000001 here usually means the user was quicker: the factor is already active.
       const level = err instanceof OktaApiError && err.errorCode === 'E0000001' ? 'info' : 'warn';
-      deps.logger.log(level, 'activation delivery failed', { runId: data.runId, row: data.row, channel: settings.deliver, error: (err as Error).message });
-      return;
+      deps.logger.log(level, 'activation delivery failed', { runId: opts.runId, row: opts.row, channel: settings.deliver, error: (err as Error).message });
+      return `failed:${code}`;
     }
   }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }

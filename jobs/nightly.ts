@@ -14,51 +14,15 @@
  *    keeps the lock; whichever worker picks it up takes over and resumes.
  */
 import { join, resolve } from 'node:path';
-import type { Logger } from '../src/logger.js';
-import type { OktaClient } from '../src/okta/types.js';
-import type { RunStore } from '../src/runs/store.js';
 import { newRunId } from '../src/runs/keys.js';
 import { ingestRows, type SourceRow } from '../src/runs/ingest.js';
-import { writeRunReport } from '../src/runs/execute.js';
+import { writeRunReport } from '../src/runs/report-file.js';
+import type { NightlyContext, NightlyDeps, NightlyJobData, NightlyResult } from '../src/queue/tasks.js';
 import { writeManifest } from '../src/runs/manifest.js';
 import { reportRows } from '../src/runs/report-rows.js';
 import { selectRows } from '../src/reenroll/select.js';
 import { groupRevisitRows } from '../src/reenroll/sources.js';
-import { ScheduleStore, type ScheduleState } from '../src/reenroll/schedules.js';
-
-export interface NightlyJobData {
-  /** The schedule's name; everything else is read from Redis. */
-  schedule: string;
-}
-
-export interface NightlyContext {
-  /** BullMQ job id: the same on a re-run of a stalled job, different for every tick. */
-  jobId: string;
-  /** Aborted when this worker stops. */
-  signal: AbortSignal;
-  /** Park the job until `at` without charging an attempt. Never returns. */
-  delayUntil(at: number): Promise<never>;
-}
-
-export interface NightlyDeps {
-  store: RunStore;
-  schedules: ScheduleStore;
-  /** Needed for group sources. */
-  okta?: OktaClient;
-  logger: Logger;
-  now(): number;
-  /** Run lock TTL; the heartbeat renews it every third of that. */
-  lockTtlMs: number;
-  /** How often the run's state is looked at while waiting. */
-  waitIntervalMs: number;
-  /** Recorded in the manifest. */
-  orgUrl?: string;
-}
-
-export type NightlyResult =
-  | { kind: 'skipped'; reason: string; heldBy?: string; runId?: string }
-  | { kind: 'finished'; runId: string; report: string; counts: Record<string, number>; resumed: boolean }
-  | { kind: 'lost'; runId?: string; reason: string };
+import type { ScheduleState } from '../src/reenroll/schedules.js';
 
 export async function processNightly(data: NightlyJobData, ctx: NightlyContext, deps: NightlyDeps): Promise<NightlyResult> {
   const { store, schedules, logger } = deps;

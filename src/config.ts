@@ -95,6 +95,12 @@ export interface RunSettings {
    * expiresAt, to confirm; 'poll' polls every factor on the schedule.
    */
   detect: 'log' | 'poll';
+  /** How long a row may keep meeting 429s on its own resource or 5xx answers before it ends failed. */
+  rowRetryWindowMs: number;
+  /** How long a user Okta reports as still being activated (E0000112) is waited for. */
+  provisioningWaitMs: number;
+  /** How long a row waits while another run works on the same user and factor type (then IN_FLIGHT_ELSEWHERE). */
+  claimWaitMs: number;
 }
 
 export const DEFAULT_RUN_SETTINGS: RunSettings = {
@@ -102,12 +108,15 @@ export const DEFAULT_RUN_SETTINGS: RunSettings = {
   pollFactor: 2,
   pollMaxMs: null,
   activationTimeoutMs: 11 * MINUTE,
-  deviceFields: true,
+  deviceFields: false,
   attempts: 8,
   retryBaseMs: 1 * SECOND,
   deliver: 'email',
   smsToCsvPhone: false,
   detect: 'log',
+  rowRetryWindowMs: 30 * MINUTE,
+  provisioningWaitMs: 30 * MINUTE,
+  claimWaitMs: 15 * MINUTE,
 };
 
 export function defaultProcessConfig(): Omit<ProcessConfig, 'orgUrl' | 'token'> {
@@ -376,11 +385,28 @@ export function loadRunSettings(flags: RawOptions, env: NodeJS.ProcessEnv = proc
   const smsRaw = flags.smsToCsvPhone ?? env.BULK_ENROLL_SMS_TO_CSV_PHONE;
   const smsToCsvPhone = smsRaw === true || smsRaw === '1' || smsRaw === 'true';
   if (smsToCsvPhone && deliverRaw !== 'sms') p.add('--sms-to-csv-phone: only goes with --deliver sms');
-  p.throwIfAny();
-  // commander's --no-device-fields sets deviceFields=false
-  const deviceFields = flags.deviceFields !== false;
-  const deliver = deliverRaw as RunSettings['deliver'];
   const detect = String(pick(flags, env, 'detect', 'BULK_ENROLL_DETECT') ?? d.detect).toLowerCase();
-  if (detect !== 'log' && detect !== 'poll') throw new ConfigError([`--detect: expected log or poll, got \`${detect}\``]);
-  return { pollInitialMs, pollFactor, pollMaxMs, activationTimeoutMs, deviceFields, attempts, retryBaseMs, deliver, smsToCsvPhone, detect };
+  if (detect !== 'log' && detect !== 'poll') p.add(`--detect: expected log or poll, got \`${detect}\``);
+  const rowRetryWindowMs = p.int('--row-retry-window-ms', pick(flags, env, 'rowRetryWindowMs', 'BULK_ENROLL_ROW_RETRY_WINDOW_MS'), 1000) ?? d.rowRetryWindowMs;
+  const provisioningWaitMs = p.int('--provisioning-wait-ms', pick(flags, env, 'provisioningWaitMs', 'BULK_ENROLL_PROVISIONING_WAIT_MS'), 0) ?? d.provisioningWaitMs;
+  const claimWaitMs = p.int('--claim-wait-ms', pick(flags, env, 'claimWaitMs', 'BULK_ENROLL_CLAIM_WAIT_MS'), 0) ?? d.claimWaitMs;
+  p.throwIfAny();
+  // --device-fields sends deviceType / profile.deviceName (the older document showed them); --no-device-fields is the default.
+  const deviceFields = flags.deviceFields === true;
+  const deliver = deliverRaw as RunSettings['deliver'];
+  return {
+    pollInitialMs,
+    pollFactor,
+    pollMaxMs,
+    activationTimeoutMs,
+    deviceFields,
+    attempts,
+    retryBaseMs,
+    deliver,
+    smsToCsvPhone,
+    detect: detect as RunSettings['detect'],
+    rowRetryWindowMs,
+    provisioningWaitMs,
+    claimWaitMs,
+  };
 }

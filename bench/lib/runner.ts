@@ -10,6 +10,7 @@ import { parse } from 'csv-parse/sync';
 import { loadProcessConfig, loadRunSettings, type RawOptions } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { startRuntime, type Runtime } from '../../src/queue/runtime.js';
+import { tasks } from '../../jobs/index.js';
 import { ingestCsv } from '../../src/runs/ingest.js';
 import { executeRun, type RunSummary } from '../../src/runs/execute.js';
 import { registerCommands } from '../../src/commands/index.js';
@@ -53,7 +54,7 @@ export async function runInProcess(scope: Scope, o: RunOptions): Promise<RunResu
   const logger = createLogger({ level: 'warn', file: logFile });
   scope.add('logger', logger, (l) => void l.close());
   const startedAt = Date.now();
-  const runtime: Runtime = await startRuntime({ config, logger });
+  const runtime: Runtime = await startRuntime({ config, tasks, logger });
   scope.add('runtime', runtime, (r) => r.close());
   const { runId } = await ingestCsv(runtime.store, o.csv, settings, { command: 'run' });
   const reportPath = join(o.dir, 'report.csv');

@@ -32,6 +32,7 @@ export async function demoCommand(flags: RawOptions, io: { env?: NodeJS.ProcessE
   const { createLogger } = await import('../logger.js');
   const { ExitError, EXIT, FatalRunError } = await import('../errors.js');
   const { startRuntime } = await import('../queue/runtime.js');
+  const { tasks } = await import('../../jobs/index.js');
   const { ingestCsv } = await import('../runs/ingest.js');
   const { executeRun } = await import('../runs/execute.js');
   const { onShutdownSignal } = await import('../shutdown.js');
@@ -82,7 +83,7 @@ export async function demoCommand(flags: RawOptions, io: { env?: NodeJS.ProcessE
       { env: { OKTA_API_TOKEN: token } },
     );
     const settings = loadRunSettings({}, {});
-    runtime = await startRuntime({ config, logger, reconcileIntervalMs: 5000 });
+    runtime = await startRuntime({ config, logger, tasks, reconcileIntervalMs: 5000 });
     const { runId, summary } = await ingestCsv(runtime.store, input, settings, { command: 'demo' });
     out.write(`Enrolling ${summary.rows} rows from ${input} (run ${runId}); simulated users scan their QR code after a few seconds, some never do (activation lifetime ${ttl / 1000} s).\n`);
     await executeRun({ config, logger, runId, reportPath: String(flags.report ?? 'reports/demo-report.csv'), stopRequested: shutdown.requested, runtime, out });

@@ -18,8 +18,9 @@ import { register as verify } from './verify.js';
 import { register as dashboard } from './dashboard.js';
 import { register as reenroll } from './reenroll.js';
 import { register as schedule } from './schedule.js';
+import { register as runState } from './run-state.js';
 
-const registrations: Array<(program: Command) => void> = [run, enqueue, worker, status, report, resume, validate, demo, simulator, audit, verify, dashboard, reenroll, schedule];
+const registrations: Array<(program: Command) => void> = [run, enqueue, worker, status, report, resume, validate, demo, simulator, audit, verify, dashboard, reenroll, schedule, runState];
 
 export function registerCommands(program: Command): void {
   for (const register of registrations) register(program);

@@ -54,7 +54,11 @@ export function addRunSettingOptions(cmd: Command): Command {
     .option('--activation-timeout-ms <ms>', 'activation lifetime when Okta gives no expiresAt (default 660000)')
     .option('--attempts <n>', 'tries per enrollment / poll on 5xx and network errors (default 8)')
     .option('--retry-base-ms <ms>', 'base of the exponential retry backoff (default 1000)')
-    .option('--no-device-fields', 'do not send deviceType / profile.deviceName with enrollments')
+    .option('--device-fields', 'send deviceType / profile.deviceName with enrollments, as the older Factors document showed (today\'s API does not define them)')
+    .option('--no-device-fields', 'do not send deviceType / profile.deviceName (the default)')
+    .option('--row-retry-window-ms <ms>', 'a row that keeps meeting 429s on its own factor or 5xx answers ends failed after this long (default 1800000)')
+    .option('--provisioning-wait-ms <ms>', 'how long to wait for users Okta reports as still being activated, E0000112 (default 1800000)')
+    .option('--claim-wait-ms <ms>', 'how long a row waits while another run works on the same user and factor type (default 900000)')
     .option('--detect <how>', "how activations are detected: log (Okta's System Log, one call for many users; default) or poll (every factor on a schedule)")
     .option('--deliver <channel>', 'after a push enrollment, have Okta send the user the activation link: email | sms | none (default email)')
     .option('--sms-to-csv-phone', "with --deliver sms: send to the row's phoneNumber instead of the phone Okta has for the user");

@@ -59,6 +59,7 @@ export async function reenrollCommand(flags: RawOptions, io: ReenrollIo = {}): P
   const { ConfigError, collectProblems } = await import('../errors.js');
   const { inspectInput } = await import('../csv/read-input.js');
   const { startRuntime } = await import('../queue/runtime.js');
+  const { tasks } = await import('../../jobs/index.js');
   const { ingestCsv, ingestRows } = await import('../runs/ingest.js');
   const { executeRun } = await import('../runs/execute.js');
   const { onShutdownSignal } = await import('../shutdown.js');
@@ -123,7 +124,7 @@ export async function reenrollCommand(flags: RawOptions, io: ReenrollIo = {}): P
   for (const w of warnings) logger.warn(w);
   await ensureRedis(config.redisUrl);
   const shutdown = onShutdownSignal();
-  const runtime = await startRuntime({ config, logger });
+  const runtime = await startRuntime({ config, logger, tasks });
   try {
     let runId: string;
     let read: number;

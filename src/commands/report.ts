@@ -17,7 +17,7 @@ export function register(program: Command): void {
 
 export async function reportCommand(runId: string, flags: RawOptions, io: { env?: NodeJS.ProcessEnv; out?: NodeJS.WritableStream } = {}): Promise<void> {
   const { ExitError, EXIT } = await import('../errors.js');
-  const { writeRunReport } = await import('../runs/execute.js');
+  const { writeRunReport } = await import('../runs/report-file.js');
   const { withRunStore, noSuchRun } = await import('./with-store.js');
   const out = io.out ?? process.stdout;
   await withRunStore(flags, io.env, async (store, config) => {

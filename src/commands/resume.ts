@@ -26,6 +26,7 @@ export async function resumeCommand(runId: string, flags: RawOptions, io: { env?
   const { createLogger } = await import('../logger.js');
   const { ExitError, EXIT } = await import('../errors.js');
   const { startRuntime } = await import('../queue/runtime.js');
+  const { tasks } = await import('../../jobs/index.js');
   const { executeRun } = await import('../runs/execute.js');
   const { onShutdownSignal } = await import('../shutdown.js');
   const { noSuchRun } = await import('./with-store.js');
@@ -37,12 +38,19 @@ export async function resumeCommand(runId: string, flags: RawOptions, io: { env?
   const logger = createLogger({ level: config.logLevel, file: config.logFile ?? 'logs/bulk-enroll.log' });
   await ensureRedis(config.redisUrl);
   const shutdown = onShutdownSignal();
-  const runtime = await startRuntime({ config, logger });
+  const runtime = await startRuntime({ config, logger, tasks });
   try {
     const meta = await runtime.store.getMeta(runId);
     if (!meta) throw new ExitError(EXIT.USAGE, noSuchRun(runId, config.prefix));
     if (meta.state === 'enqueuing') {
       throw new ExitError(EXIT.USAGE, `Run ${runId} was interrupted while its file was being stored; start it again with \`bulk-enroll run ${meta.file ?? '<csv>'} --run-id ${runId}\`.`);
+    }
+    if (meta.state === 'cancelled') throw new ExitError(EXIT.USAGE, `Run ${runId} was cancelled${meta.stateReason ? ` (${meta.stateReason})` : ''}; it cannot be resumed. \`bulk-enroll report ${runId} --out <file>\` writes its report.`);
+    if (meta.state === 'stopped' || meta.state === 'paused') {
+      // Reactivate it, and hand back at once the rows whose jobs ended while it was not active.
+      await runtime.store.setState(runId, 'active', '');
+      logger.info(`run ${runId} was ${meta.state}${meta.stateReason ? ` (${meta.stateReason})` : ''}; resuming it`, { runId });
+      await runtime.reconcileNow({ immediate: true, runId });
     }
     const reportPath = (flags.report as string | undefined) ?? `reports/${runId}.csv`;
     await executeRun({

@@ -43,6 +43,7 @@ export async function runCommand(csv: string | undefined, flags: RawOptions, io:
   const { parseFilterFlags } = await import('../csv/filters.js');
   const { inspectInput } = await import('../csv/read-input.js');
   const { startRuntime } = await import('../queue/runtime.js');
+  const { tasks } = await import('../../jobs/index.js');
   const { ingestCsv } = await import('../runs/ingest.js');
   const { executeRun } = await import('../runs/execute.js');
   const { onShutdownSignal } = await import('../shutdown.js');
@@ -91,7 +92,7 @@ export async function runCommand(csv: string | undefined, flags: RawOptions, io:
   await ensureRedis(config.redisUrl);
 
   const shutdown = onShutdownSignal();
-  const runtime = await startRuntime({ config, logger });
+  const runtime = await startRuntime({ config, logger, tasks });
   try {
     let runId = flags.runId as string | undefined;
     if (csv === undefined) {
@@ -103,6 +104,11 @@ export async function runCommand(csv: string | undefined, flags: RawOptions, io:
         await ingestCsv(runtime.store, csv, settings, { readOptions, runId, command: 'run' });
       } else if (meta.sha256 !== summary.sha256) {
         throw new ExitError(EXIT.USAGE, `--run-id ${runId} belongs to a different file (SHA-256 ${meta.sha256?.slice(0, 12)}…, this file ${summary.sha256.slice(0, 12)}…)`);
+      } else if (meta.state === 'cancelled') {
+        throw new ExitError(EXIT.USAGE, `Run ${runId} was cancelled${meta.stateReason ? ` (${meta.stateReason})` : ''}; start a new run instead of --run-id.`);
+      } else if (meta.state === 'stopped' || meta.state === 'paused') {
+        await runtime.store.setState(runId, 'active', '');
+        await runtime.reconcileNow({ immediate: true, runId });
       }
     } else {
       runId = (await ingestCsv(runtime.store, csv, settings, { readOptions, command: 'run' })).runId;

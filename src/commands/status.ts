@@ -21,6 +21,10 @@ export function register(program: Command): void {
 
 export interface RunStatus {
   runId: string;
+  /** enqueuing, active, paused, stopped, cancelled, finished. */
+  state: string;
+  /** Why the run is paused, stopped or cancelled. */
+  reason?: string;
   total: number | null;
   done: number;
   outcomes: { activated: number; expired: number; failed: number; pending: number };
@@ -46,7 +50,7 @@ export async function statusCommand(runId: string | undefined, flags: RawOptions
       for (const id of ids) {
         const s = await readStatus(store, id);
         const meta = await store.getMeta(id);
-        out.write(`${id}  ${s.finished ? 'finished' : 'running '}  ${s.done}/${s.total ?? '?'}  ${meta?.fileName ?? ''}\n`);
+        out.write(`${id}  ${s.state.padEnd(9)}  ${s.done}/${s.total ?? '?'}  ${meta?.fileName ?? ''}${s.reason ? `  (${s.reason})` : ''}\n`);
       }
       return undefined;
     }
@@ -61,7 +65,7 @@ export async function statusCommand(runId: string | undefined, flags: RawOptions
         const c = await readCallStats(redis, config.prefix).catch(() => undefined);
         const callFields = c?.processes ? calls.fields(c, Date.now(), c.budgetPerMinute) : {};
         progress.update({ done: s.done, total: s.total ?? undefined, ...s.outcomes, ...callFields });
-        if (s.finished) break;
+        if (s.finished || s.state === 'cancelled' || s.state === 'stopped') break;
         await new Promise((r) => setTimeout(r, 500));
       }
       progress.stop();
@@ -70,7 +74,7 @@ export async function statusCommand(runId: string | undefined, flags: RawOptions
     if (flags.json) out.write(`${JSON.stringify(s)}\n`);
     else {
       out.write(
-        `Run ${s.runId}: ${s.finished ? 'finished' : 'in progress'}, ${s.done}/${s.total ?? '?'} rows done\n` +
+        `Run ${s.runId}: ${s.state === 'active' ? 'in progress' : s.state}${s.reason ? ` (${s.reason})` : ''}, ${s.done}/${s.total ?? '?'} rows done\n` +
           `  activated ${s.outcomes.activated}\n  expired   ${s.outcomes.expired}\n  failed    ${s.outcomes.failed}\n  pending   ${s.outcomes.pending}\n`,
       );
     }
@@ -83,6 +87,8 @@ export async function readStatus(store: import('../runs/store.js').RunStore, run
   const total = meta?.total ?? null;
   return {
     runId,
+    state: meta?.state ?? 'unknown',
+    ...(meta?.stateReason ? { reason: meta.stateReason } : {}),
     total,
     done: c.done,
     outcomes: { activated: c.activated, expired: c.expired, failed: c.failed, pending: total === null ? 0 : Math.max(0, total - c.done) },

@@ -22,6 +22,7 @@ export async function workerCommand(flags: RawOptions, io: { env?: NodeJS.Proces
   const { createLogger } = await import('../logger.js');
   const { FatalRunError } = await import('../errors.js');
   const { startRuntime } = await import('../queue/runtime.js');
+  const { tasks } = await import('../../jobs/index.js');
   const { onShutdownSignal } = await import('../shutdown.js');
   const { ensureRedis } = await import('./redis-check.js');
   const warnings: string[] = [];
@@ -31,7 +32,7 @@ export async function workerCommand(flags: RawOptions, io: { env?: NodeJS.Proces
   await ensureRedis(config.redisUrl);
   const shutdown = onShutdownSignal();
   const closeTimeoutMs = flags.closeTimeoutMs !== undefined ? Number(flags.closeTimeoutMs) : undefined;
-  const runtime = await startRuntime({ config, logger, closeTimeoutMs, control: true });
+  const runtime = await startRuntime({ config, logger, tasks, closeTimeoutMs, control: true });
   logger.info('worker started', { pid: process.pid, prefix: config.prefix, concurrency: config.concurrency, rateLimit: config.rateLimit });
   const fatal = await Promise.race([shutdown.requested.then(() => undefined), runtime.fatal, ...(io.stop ? [io.stop.then(() => undefined)] : [])]);
   await runtime.close();

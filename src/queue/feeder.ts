@@ -6,14 +6,15 @@
  *
  * Duplicate detection depends on the order: a row given by userId claims
  * (user, factor type) here, in row order; a row given by login is registered as
- * unresolved, and later rows wait for it before they enroll (see jobs/enroll.ts).
+ * unresolved, and later rows wait for it before they enroll (the row lifecycle's claim step);
+ * a second row naming the same login and factor type is a duplicate at once, without a lookup.
  */
 import { randomBytes } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import { jobIds } from '../runs/keys.js';
-import { unpackInput } from '../runs/records.js';
+import { decodeInput } from '../rows/codec.js';
+import { failedOutcome } from '../rows/outcome.js';
 import type { RunStore } from '../runs/store.js';
-import { claimKey } from '../../jobs/enroll.js';
 
 const LOCK_TTL_MS = 15_000;
 const BATCH = 1000;
@@ -44,54 +45,36 @@ export async function feedRun(store: RunStore, enrollQueue: Queue, runId: string
       const fields = rows.map(String);
       const [inputs, outcomes] = await Promise.all([redis.hmget(k.input, ...fields), redis.hmget(k.outcomes, ...fields)]);
 
-      // Claims and unresolved logins first, in row order, in one round trip.
+      // Claims first, in row order, in one round trip: by user id, or by login for rows given by
+      // login (which also registers them as unresolved: later rows wait for their lookup).
       const pipe = redis.pipeline();
-      const claimed: Array<{ row: number; idx: number } | null> = [];
-      let idx = 0;
+      const fedRows: Array<{ row: number; userId?: string }> = [];
       rows.forEach((row, i) => {
         const packed = inputs[i];
-        if (!packed || outcomes[i]) {
-          claimed.push(null);
-          return;
-        }
-        const input = unpackInput(row, packed);
-        if (input.userId) {
-          (pipe as unknown as { beClaimMin: (...a: string[]) => void }).beClaimMin(k.claims, k.pending, claimKey(input.userId, input.factorType), String(row));
-          claimed.push({ row, idx: idx++ });
-        } else {
-          pipe.zadd(k.pending, row, String(row));
-          claimed.push({ row, idx: idx++ });
-        }
+        if (!packed || outcomes[i]) return;
+        const input = decodeInput(row, packed);
+        (pipe as unknown as { beFeedClaim: (...a: string[]) => void }).beFeedClaim(...store.feedClaimArgs(runId, input));
+        fedRows.push({ row, ...(input.userId ? { userId: input.userId } : {}) });
       });
-      const results = (await pipe.exec()) ?? [];
+      const results = fedRows.length ? ((await pipe.exec()) ?? []) : [];
 
       const jobs: Array<{ name: string; data: { runId: string; row: number }; opts: { jobId: string; attempts: number } }> = [];
       const inflight: string[] = [];
-      const duplicates: Array<{ row: number; owner: number }> = [];
-      claimed.forEach((c, i) => {
-        if (!c) return;
-        const res = results[c.idx];
+      const duplicates: Array<{ row: number; owner: number; userId?: string }> = [];
+      fedRows.forEach(({ row, userId }, i) => {
+        const res = results[i];
         if (res?.[0]) throw res[0];
-        const packed = inputs[i]!;
-        const input = unpackInput(c.row, packed);
-        if (input.userId) {
-          const owner = Number(res?.[1]);
-          if (owner !== c.row) {
-            duplicates.push({ row: c.row, owner });
-            return;
-          }
+        const owner = Number(res?.[1]);
+        if (owner !== row) {
+          duplicates.push({ row, owner, ...(userId ? { userId } : {}) });
+          return;
         }
-        inflight.push(String(c.row));
-        jobs.push({ name: 'enroll', data: { runId, row: c.row }, opts: { jobId: jobIds.enroll(runId, c.row), attempts: meta.settings.attempts } });
+        inflight.push(String(row));
+        jobs.push({ name: 'enroll', data: { runId, row }, opts: { jobId: jobIds.enroll(runId, row), attempts: meta.settings.attempts } });
       });
       if (inflight.length) await redis.sadd(k.inflight, ...inflight);
       for (const d of duplicates) {
-        await store.finalize(runId, d.row, {
-          o: 'failed',
-          ec: 'DUPLICATE_ROW',
-          es: `same user and factorType as row ${d.owner}`,
-          fin: new Date(now).toISOString(),
-        });
+        await store.finalize(runId, d.row, failedOutcome('DUPLICATE_ROW', `same user and factorType as row ${d.owner}`, now, d.userId));
       }
       if (jobs.length) await enrollQueue.addBulk(jobs);
       await redis.hset(k.meta, 'fed', String(meta.fed + n));

@@ -2,76 +2,72 @@
  * Activation detection from Okta's System Log: one `GET /api/v1/logs` answers for up
  * to a thousand users, where polling costs a call per factor, several times over. For
  * each run with detect=log, one process at a time (a lock with a TTL) reads
- * `user.mfa.factor.activate` events on a steady cadence and settles the rows whose push
- * factor is waiting; those rows' pending poll jobs are removed. Everything else keeps its
- * one confirming poll just after expiresAt, so the log is an optimisation that can
- * never make an outcome wrong.
+ * `user.mfa.factor.activate` events on a steady cadence. What an event means for a row
+ * is decided by the row lifecycle from src/rows/log-evidence.ts: an event that names the
+ * row's push factor settles it (its pending poll job is removed); one that names another
+ * factor is ignored; one that names no factor the runner can read brings the row's poll
+ * forward (one counted poll confirms). Every row keeps its confirming poll just after
+ * expiresAt, so the log is an optimisation that can never make an outcome wrong.
+ *
+ * An event for a user whose row is not watched yet (the user scanned within
+ * milliseconds, the delivery waited on the limiter) is kept for that row, which reads it
+ * when it starts watching: nothing is lost to that race.
  *
  * Okta's semantics respected here: a query without `until` is a polling query whose
  * answer always carries rel="next", so a pass follows it only until a short page; events
  * come in the order Okta stored them, so the `next` cursor is kept durably in Redis
- * instead of re-deriving `since` from timestamps; an event names the user, not the
- * factor, so a row is settled only if its factor was enrolled before the event.
+ * instead of re-deriving `since` from timestamps.
  */
 import { randomBytes } from 'node:crypto';
 import type { Queue } from 'bullmq';
+import { DEFAULT_RUN_SETTINGS } from '../config.js';
 import type { Logger } from '../logger.js';
 import { OktaApiError } from '../okta/errors.js';
-import type { OktaClient } from '../okta/types.js';
-import { firstPollDelay } from './poll-schedule.js';
+import type { LogEvent, OktaClient } from '../okta/types.js';
+import { decide } from '../rows/lifecycle.js';
+import { ACTIVATE_EVENT, factsOf, judgeEvent } from '../rows/log-evidence.js';
+import { firstPollDelay } from '../rows/poll-schedule.js';
+import { rowSettingsOf } from '../rows/row-settings.js';
+import type { RunMeta, RunStore } from '../runs/store.js';
 import { jobIds } from '../runs/keys.js';
-import type { Progress } from '../runs/records.js';
-import { parseJson } from '../runs/records.js';
-import type { RunStore } from '../runs/store.js';
 
-export const ACTIVATE_EVENT = 'user.mfa.factor.activate';
 const PAGE = 1000;
-/** Okta's clocks and ours: accept an event published this long before the factor's `created`. */
-const SKEW_MS = 2000;
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
 export interface LogPassResult {
   events: number;
   settled: number;
+  /** Rows whose poll was brought forward because an event named no factor the runner could read. */
+  confirmPolls: number;
   forbidden?: boolean;
 }
 
-export async function watchRunLog(
-  store: RunStore,
-  okta: OktaClient,
-  pollQueue: Queue,
-  runId: string,
-  logger: Logger,
-  lockTtlMs: number,
-): Promise<LogPassResult> {
+export async function watchRunLog(store: RunStore, okta: OktaClient, pollQueue: Queue, runId: string, logger: Logger, lockTtlMs: number): Promise<LogPassResult> {
   const k = store.keys(runId);
   const token = randomBytes(8).toString('hex');
-  if ((await store.redis.set(k.logLock, token, 'PX', lockTtlMs, 'NX')) !== 'OK') return { events: 0, settled: 0 };
-  let events = 0;
-  let settled = 0;
+  const result: LogPassResult = { events: 0, settled: 0, confirmPolls: 0 };
+  if ((await store.redis.set(k.logLock, token, 'PX', lockTtlMs, 'NX')) !== 'OK') return result;
   try {
     const meta = await store.getMeta(runId);
-    if (!meta || meta.state !== 'active' || meta.settings.detect !== 'log' || meta.logState === 'forbidden') return { events, settled };
+    if (!meta || meta.state !== 'active' || meta.settings.detect !== 'log' || meta.logState === 'forbidden') return result;
     let cursor = await store.redis.get(k.logCursor);
     for (let pages = 0; pages < 20; pages++) {
       let page;
       try {
         page = cursor
-          ? await okta.getLogs({ next: cursor })
-          : await okta.getLogs({ since: new Date(Date.parse(meta.createdAt) - 60_000).toISOString(), filter: `eventType eq "${ACTIVATE_EVENT}"`, limit: PAGE });
+          ? await okta.getLogs({ next: cursor }, { runId })
+          : await okta.getLogs({ since: new Date(Date.parse(meta.createdAt) - 60_000).toISOString(), filter: `eventType eq "${ACTIVATE_EVENT}"`, limit: PAGE }, { runId });
       } catch (err) {
         if (err instanceof OktaApiError && (err.status === 403 || err.status === 401)) {
           await fallBackToPolling(store, pollQueue, runId, logger, err);
-          return { events, settled, forbidden: true };
+          return { ...result, forbidden: true };
         }
         throw err;
       }
       for (const event of page.items) {
         if (event.eventType !== ACTIVATE_EVENT) continue;
-        events++;
-        for (const userId of event.targetUserIds) {
-          if (await settleFromEvent(store, pollQueue, runId, userId, event.published)) settled++;
-        }
+        result.events++;
+        for (const userId of event.targetUserIds) await onEvent(store, pollQueue, meta, userId, event, result);
       }
       if (page.next) {
         cursor = page.next;
@@ -82,35 +78,45 @@ export async function watchRunLog(
   } finally {
     await store.redis.eval(RELEASE, 1, k.logLock, token).catch(() => undefined);
   }
-  return { events, settled };
+  if (result.confirmPolls) await store.redis.hincrby(k.counts, 'confirmPolls', result.confirmPolls);
+  return result;
 }
 
-async function settleFromEvent(store: RunStore, pollQueue: Queue, runId: string, userId: string, published: string): Promise<boolean> {
-  const k = store.keys(runId);
-  const rowStr = await store.redis.hget(k.byUser, userId);
-  if (!rowStr) return false;
-  const row = Number(rowStr);
-  if (await store.getOutcome(runId, row)) return false;
-  const p = parseJson<Progress>(await store.redis.hget(k.progress, rowStr)) ?? {};
-  if (p.s !== 'enrolled' || !p.cr || !p.fid) return false;
-  if (Date.parse(published) < Date.parse(p.cr) - SKEW_MS) return false; // an older factor's activation: the poll confirms
-  const done = await store.finalize(runId, row, {
-    o: 'activated',
-    uid: p.uid,
-    fid: p.fid,
-    fs: 'ACTIVE',
-    at: p.at,
-    cr: p.cr,
-    fin: new Date().toISOString(),
-    n: p.n ? `${p.n}; activation seen in the System Log` : 'activation seen in the System Log',
-    d: p.dv === 'pending' ? undefined : p.dv,
-  });
-  if (done) {
-    await store.redis.hdel(k.byUser, userId);
-    // A delayed poll job is removed; one that is running sees the outcome and stops.
-    await pollQueue.remove(jobIds.poll(runId, row)).catch(() => undefined);
+async function onEvent(store: RunStore, pollQueue: Queue, meta: RunMeta, userId: string, event: LogEvent, result: LogPassResult): Promise<void> {
+  const runId = meta.id;
+  const row = await store.logEventSeen(runId, userId, factsOf(event));
+  if (row <= 0) return; // not in this run, or kept until the user's row starts watching
+  const records = await store.rowRecords(runId, row);
+  if (records.outcome || !records.input || !records.state.factor) return;
+  const { state, input } = records;
+  const settings = { ...DEFAULT_RUN_SETTINGS, ...meta.settings };
+  const rowSettings = rowSettingsOf(settings, input);
+  const created = state.factor!.created ? Date.parse(state.factor!.created) : NaN;
+  const evidence = judgeEvent(factsOf(event), { factorId: state.factor!.id, factorType: rowSettings.factorType, ...(Number.isFinite(created) ? { createdMs: created } : {}) });
+  const d = decide(
+    state,
+    {
+      now: Date.now(),
+      settings: rowSettings,
+      input: { ...(input.userId ? { userId: input.userId } : {}), ...(input.login ? { login: input.login } : {}) },
+      job: { kind: 'poll', attemptsMade: 0, maxAttempts: 1 },
+      run: { state: meta.state, recovering: false, logDetects: true, activeStatus: meta.activeStatus ?? 'ACTIVE' },
+    },
+    { step: 'log-evidence', evidence },
+  );
+  if (d.step.kind === 'finalize') {
+    if (await store.finalize(runId, row, d.step.outcome, { userId, factorType: rowSettings.factorType })) {
+      result.settled++;
+      // A delayed poll job is removed; one that is running sees the outcome and stops.
+      await pollQueue.remove(jobIds.poll(runId, row)).catch(() => undefined);
+    }
+  } else if (d.step.kind === 'follow') {
+    const job = await pollQueue.getJob(jobIds.poll(runId, row));
+    if (job && (await job.isDelayed())) {
+      await job.changeDelay(0).catch(() => undefined);
+      result.confirmPolls++;
+    }
   }
-  return done;
 }
 
 /** Okta refused the log (scope or role): say so once and bring the waiting factors back to polling. */
@@ -121,9 +127,11 @@ async function fallBackToPolling(store: RunStore, pollQueue: Queue, runId: strin
   for (const row of await store.inflightAll(runId)) {
     const job = await pollQueue.getJob(jobIds.poll(runId, row));
     if (!job || !(await job.isDelayed())) continue;
-    const p = await store.getProgress(runId, row);
-    const windowMs = Math.max(1, (p.exp ?? Date.now()) - (p.ps ?? Date.now()));
-    const delay = meta ? firstPollDelay(meta.settings, windowMs) : 1000;
+    const state = await store.getRowState(runId, row);
+    const a = state.activation;
+    const windowMs = Math.max(1, (a?.expiresAt ?? Date.now()) - (a?.startedAt ?? Date.now()));
+    const delay = meta ? firstPollDelay({ ...DEFAULT_RUN_SETTINGS, ...meta.settings }, windowMs) : 1000;
     await job.changeDelay(delay).catch(() => undefined);
   }
 }
+

@@ -2,14 +2,17 @@
  * The reconciler makes sure every fed row ends with an outcome even when BullMQ
  * loses track of it: a job that stalled more than maxStalledCount times (failed
  * without its processor running), a job lost with the last second of Redis writes,
- * a crash between two steps. A row in flight with no outcome and no live job, seen
- * that way on two passes in a row, is handed back to the right queue (its progress
- * tells which); a row whose job failed for good gets a failed outcome with the reason.
+ * a crash between two steps, a run resumed or unpaused after its jobs ended. A row in
+ * flight with no outcome and no live job, seen that way on two passes in a row (or at
+ * once when `now` is asked), is handed back to the right queue (its state tells which);
+ * a row whose job failed for good gets a failed outcome with the reason.
  */
 import type { Queue } from 'bullmq';
 import { jobIds } from '../runs/keys.js';
 import type { RunStore } from '../runs/store.js';
 import type { Logger } from '../logger.js';
+import { buildOutcome } from '../rows/outcome.js';
+import type { RowState } from '../rows/state.js';
 
 const LIVE = new Set(['waiting', 'delayed', 'active', 'prioritized', 'waiting-children', 'wait', 'paused']);
 /** Re-queues of one row after stalls before it is failed for good (a poison row must end). */
@@ -28,7 +31,8 @@ export class Reconciler {
 
   constructor(private readonly deps: ReconcilerDeps) {}
 
-  async reconcileRun(runId: string): Promise<{ requeued: number; failed: number }> {
+  /** `immediate`: hand orphans back on this pass (a run just resumed: its jobs ended while it was not active). */
+  async reconcileRun(runId: string, opts: { immediate?: boolean } = {}): Promise<{ requeued: number; failed: number }> {
     const { store } = this.deps;
     const meta = await store.getMeta(runId);
     if (!meta || meta.state !== 'active') return { requeued: 0, failed: 0 };
@@ -51,26 +55,26 @@ export class Reconciler {
         if (LIVE.has(e) || LIVE.has(p)) continue;
         const key = `${runId}:${row}`;
         seenNow.add(key);
-        if (!this.suspects.has(key)) {
+        if (!opts.immediate && !this.suspects.has(key)) {
           this.suspects.set(key, Date.now());
           continue;
         }
-        const r = await this.settleOrphan(runId, row, e, p);
+        const r = await this.settleOrphan(runId, row, e, p, { resumed: opts.immediate });
         if (r === 'requeued') requeued++;
         else if (r === 'failed') failed++;
       }
     }
     for (const key of this.suspects.keys()) if (key.startsWith(`${runId}:`) && !seenNow.has(key)) this.suspects.delete(key);
-    if (requeued || failed) this.deps.logger.warn('reconciler settled orphaned rows', { runId, requeued, failed });
+    if ((requeued || failed) && !opts.immediate) this.deps.logger.warn('reconciler settled orphaned rows', { runId, requeued, failed });
     return { requeued, failed };
   }
 
   /** Also used by the workers' 'failed' listener for jobs that failed for good. */
-  async settleOrphan(runId: string, row: number, enrollState: string, pollState: string): Promise<'requeued' | 'failed' | 'none'> {
+  async settleOrphan(runId: string, row: number, enrollState: string, pollState: string, opts: { resumed?: boolean } = {}): Promise<'requeued' | 'failed' | 'none'> {
     const { store, enrollQueue, pollQueue } = this.deps;
     this.suspects.delete(`${runId}:${row}`);
     if (await store.getOutcome(runId, row)) return 'none';
-    const progress = await store.getProgress(runId, row);
+    const state = await store.getRowState(runId, row);
     const failedJob =
       pollState === 'failed'
         ? await pollQueue.getJob(jobIds.poll(runId, row))
@@ -79,41 +83,25 @@ export class Reconciler {
           : undefined;
     const reason = failedJob?.failedReason ?? '';
     const stalled = /stalled/i.test(reason);
-    const requeues = progress.rq ?? 0;
+    const claim = state.userId ? { userId: state.userId, factorType: await this.factorTypeOf(runId, row) } : undefined;
     if (failedJob && !stalled) {
-      await store.finalize(runId, row, {
-        o: 'failed',
-        uid: progress.uid,
-        fid: progress.fid,
-        fs: progress.fs,
-        ec: 'JOB_FAILED',
-        es: reason || 'the job failed',
-        at: progress.at,
-        cr: progress.cr,
-        fin: new Date().toISOString(),
-        n: progress.n,
-      });
+      await store.finalize(runId, row, buildOutcome(state, 'failed', Date.now(), { errorCode: 'JOB_FAILED', errorSummary: reason || 'the job failed' }), claim);
       return 'failed';
     }
-    if (requeues >= MAX_REQUEUES) {
-      await store.finalize(runId, row, {
-        o: 'failed',
-        uid: progress.uid,
-        fid: progress.fid,
-        fs: progress.fs,
-        ec: 'WORKER_LOST',
-        es: `the row's job was lost or stalled ${requeues + 1} times (workers killed while processing it)`,
-        at: progress.at,
-        cr: progress.cr,
-        fin: new Date().toISOString(),
-        n: progress.n,
-      });
+    // A run that was paused or stopped ended its jobs on purpose: handing them back is not a stall.
+    const next: RowState = opts.resumed && !failedJob ? state : { ...state, requeues: state.requeues + 1 };
+    if (!opts.resumed && state.requeues >= MAX_REQUEUES) {
+      await store.finalize(
+        runId,
+        row,
+        buildOutcome(state, 'failed', Date.now(), { errorCode: 'WORKER_LOST', errorSummary: `the row's job was lost or stalled ${state.requeues + 1} times (workers killed while processing it)` }),
+        claim,
+      );
       return 'failed';
     }
-    progress.rq = requeues + 1;
-    await store.setProgress(runId, row, progress);
+    await store.setRowState(runId, row, next);
     if (failedJob) await failedJob.remove().catch(() => undefined);
-    if (progress.s === 'enrolled' && progress.pl) {
+    if (state.phase === 'waiting' && state.factor) {
       await pollQueue.getJob(jobIds.poll(runId, row)).then((j) => j?.remove()).catch(() => undefined);
       await pollQueue.add('poll', { runId, row }, { jobId: jobIds.poll(runId, row) });
     } else {
@@ -121,5 +109,10 @@ export class Reconciler {
       await enrollQueue.add('enroll', { runId, row }, { jobId: jobIds.enroll(runId, row) });
     }
     return 'requeued';
+  }
+
+  private async factorTypeOf(runId: string, row: number): Promise<string> {
+    const records = await this.deps.store.rowRecords(runId, row);
+    return records.input?.factorType ?? 'push';
   }
 }

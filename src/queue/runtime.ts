@@ -17,10 +17,8 @@ import { createSharedLimiter, type SharedLimiter } from '../limiter/index.js';
 import { jobIds, QUEUES } from '../runs/keys.js';
 import { RunStore } from '../runs/store.js';
 import { openActivationExport } from '../runs/activation-export.js';
-import { processEnroll } from '../../jobs/enroll.js';
-import { processPoll } from '../../jobs/poll.js';
 import { startControlWorker, type ControlOptions, type ControlWorker } from '../reenroll/control.js';
-import type { JobContext, JobDeps, RowJobData } from '../../jobs/context.js';
+import type { JobContext, JobDeps, RowJobData, RowTask, Tasks } from './tasks.js';
 import { createRedis, watchRedis } from './connection.js';
 import { feedRun } from './feeder.js';
 import { Reconciler } from './reconciler.js';
@@ -39,6 +37,8 @@ export interface RuntimeOptions {
   closeTimeoutMs?: number;
   /** Also take scheduled jobs from the control queue (nightly re-enrollment): `worker` processes do. */
   control?: boolean | ControlOptions;
+  /** The job handlers (jobs/index.ts): required when the runtime runs workers. */
+  tasks?: Tasks;
 }
 
 export interface Runtime {
@@ -52,7 +52,8 @@ export interface Runtime {
   readonly fatal: Promise<Error>;
   /** Feed / reconcile now (tests, and `run` right after enqueueing). */
   tick(): Promise<void>;
-  reconcileNow(): Promise<void>;
+  /** `immediate`: hand orphaned rows back on this pass (a run just resumed or unpaused). */
+  reconcileNow(opts?: { immediate?: boolean; runId?: string }): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -120,7 +121,9 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   let control: ControlWorker | undefined;
   const closers: Array<() => void> = [];
 
-  if (runWorkers) {
+  if (runWorkers && !opts.tasks) throw new Error('startRuntime: workers need their tasks (jobs/index.ts)');
+  if (runWorkers && opts.tasks) {
+    const tasks = opts.tasks;
     limiter = await createSharedLimiter({
       redisUrl: config.redisUrl,
       prefix: config.prefix,
@@ -156,6 +159,11 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       logger,
       now: () => Date.now(),
       onFatal,
+      stopRun: async (runId, reason) => {
+        const change = await store.setState(runId, 'stopped', reason);
+        if (change.ok) logger.error(`run ${runId} stopped: ${reason}`, { runId });
+      },
+      pausedUntil: (bucket) => limiter?.stats().buckets[bucket]?.pausedUntil ?? null,
       schedulePoll: async (runId, row, at) => {
         const meta = await store.getMeta(runId, 10_000);
         await pollQueue.add('poll', { runId, row }, { jobId: jobIds.poll(runId, row), delay: Math.max(0, at - Date.now()), attempts: meta?.settings.attempts ?? 8 });
@@ -170,13 +178,28 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       return retryDelay(attemptsMade, meta?.settings.retryBaseMs ?? 1000);
     };
 
-    const makeWorker = (name: string, handler: (d: RowJobData, ctx: JobContext, deps: JobDeps) => Promise<void>) => {
-      const worker = new Worker<RowJobData>(
+    const makeWorker = (name: 'enroll' | 'poll', handler: RowTask) => {
+      // A job whose lock was confirmed this recently cannot have lost it (BullMQ renews it every
+      // half lock duration); older than that, asking Redis costs one GET.
+      const lockFreshMs = Math.max(100, Math.floor(config.lockDurationMs / 3));
+      const worker: Worker<RowJobData> = new Worker<RowJobData>(
         name,
-        async (job: Job<RowJobData>, token?: string) => {
+        async (job: Job<RowJobData>, token?: string, signal?: AbortSignal) => {
+          let confirmedAt = Date.now();
+          const lockKey = `${config.prefix}:${name}:${job.id}:lock`;
           const ctx: JobContext = {
+            kind: name,
             attemptsMade: job.attemptsMade,
             maxAttempts: job.opts.attempts ?? 1,
+            ...(signal ? { signal } : {}),
+            logger: logger.child({ runId: job.data.runId, row: job.data.row, jobId: job.id }),
+            lockHeld: async () => {
+              if (signal?.aborted) return false;
+              if (Date.now() - confirmedAt < lockFreshMs) return true;
+              const held = token !== undefined && (await redis.get(lockKey)) === token;
+              if (held) confirmedAt = Date.now();
+              return held;
+            },
             delayUntil: async (at: number) => {
               await job.moveToDelayed(Math.max(Date.now() + 1, Math.round(at)), token);
               throw new DelayedError();
@@ -197,6 +220,14 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
         },
       );
       worker.on('error', (err) => logger.debug(`${name} worker error`, { error: err.message }));
+      worker.on('lockRenewalFailed', (jobIds) => {
+        // This worker was paused past its lock (a GC pause, a suspended VM, SIGSTOP): another worker
+        // may have the job now. Drop its requests; the row lifecycle checks for a racing duplicate.
+        for (const id of jobIds) {
+          logger.warn(`lost the lock of ${name} job ${id} (this worker was paused longer than the lock duration); dropping its requests`, { jobId: id });
+          worker.cancelJob(id, 'the job lost its lock');
+        }
+      });
       worker.on('failed', (job, err) => {
         if (!job?.data?.runId || err instanceof DelayedError) return;
         void (async () => {
@@ -212,9 +243,12 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       workers.push(worker);
       return worker;
     };
-    makeWorker(QUEUES.enroll, processEnroll);
-    makeWorker(QUEUES.poll, processPoll);
-    if (opts.control) control = startControlWorker({ config, logger, store, redis, okta, ...(typeof opts.control === 'object' ? opts.control : {}) });
+    makeWorker(QUEUES.enroll, tasks.enroll);
+    makeWorker(QUEUES.poll, tasks.poll);
+    if (opts.control) {
+      if (!tasks.nightly) throw new Error('startRuntime: the control queue needs the nightly task');
+      control = startControlWorker({ config, logger, store, redis, okta, nightly: tasks.nightly, ...(typeof opts.control === 'object' ? opts.control : {}) });
+    }
   }
   // Calls and 429s of this process, for `status --watch` and the dashboard on other machines.
   const callStats = limiter ? publishCallStats(redis, config.prefix, () => countersOf(limiter?.stats()), { budgetPerMinute: config.rateLimit }) : undefined;
@@ -229,10 +263,12 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       await feedRun(store, enrollQueue, runId, config.maxInFlight);
     }
   };
-  const reconcileNow = async () => {
-    const got = await redis.set(store.global.reconcileLock, String(process.pid), 'PX', Math.max(1000, (opts.reconcileIntervalMs ?? config.reconcileIntervalMs) - 500), 'NX');
-    if (got !== 'OK') return;
-    for (const runId of await store.activeRuns()) await reconciler.reconcileRun(runId);
+  const reconcileNow = async (o: { immediate?: boolean; runId?: string } = {}) => {
+    if (!o.immediate) {
+      const got = await redis.set(store.global.reconcileLock, String(process.pid), 'PX', Math.max(1000, (opts.reconcileIntervalMs ?? config.reconcileIntervalMs) - 500), 'NX');
+      if (got !== 'OK') return;
+    }
+    for (const runId of o.runId ? [o.runId] : await store.activeRuns()) await reconciler.reconcileRun(runId, { immediate: o.immediate });
   };
   const timers: NodeJS.Timeout[] = [];
   if (runWorkers) {

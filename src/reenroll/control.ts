@@ -12,7 +12,7 @@ import type { Logger } from '../logger.js';
 import type { OktaClient } from '../okta/types.js';
 import { QUEUES } from '../runs/keys.js';
 import type { RunStore } from '../runs/store.js';
-import { processNightly, type NightlyJobData, type NightlyResult } from '../../jobs/nightly.js';
+import type { NightlyJobData, NightlyResult, NightlyTask } from '../queue/tasks.js';
 import { ScheduleStore } from './schedules.js';
 
 export const NIGHTLY_JOB = 'nightly';
@@ -43,6 +43,8 @@ export function startControlWorker(opts: {
   store: RunStore;
   redis: Redis;
   okta?: OktaClient;
+  /** The nightly task (jobs/nightly.ts), handed over by whoever starts the runtime. */
+  nightly: NightlyTask;
 } & ControlOptions): ControlWorker {
   const { config, logger, store, redis } = opts;
   const stopping = new AbortController();
@@ -56,7 +58,7 @@ export function startControlWorker(opts: {
         logger.warn(`control queue: unknown job ${job.name} (${job.id}); ignored`);
         return { kind: 'skipped', reason: `unknown job ${job.name}` };
       }
-      return processNightly(
+      return opts.nightly(
         job.data,
         {
           jobId: job.id!,

@@ -6,7 +6,7 @@
  */
 import { closeSync, fchmodSync, openSync, writeSync } from 'node:fs';
 import { stringify } from 'csv-stringify/sync';
-import type { ActivationExport } from '../../jobs/context.js';
+import type { ActivationExport } from '../queue/tasks.js';
 import { neutraliseCell } from '../csv/report.js';
 
 export const EXPORT_COLUMNS = ['runId', 'row', 'userId', 'login', 'factorId', 'qrcode', 'barcode', 'appStore', 'sharedSecret', 'emailLink', 'smsLink'] as const;

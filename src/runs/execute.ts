@@ -4,13 +4,11 @@
  * stop is requested, or something fatal happens), write the report, print the
  * summary. Shared by `run`, `resume` and `demo`.
  */
-import { mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
 import type { ProcessConfig } from '../config.js';
-import { writeReport } from '../csv/report.js';
 import { EXIT, ExitError, FatalRunError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { startRuntime, type Runtime } from '../queue/runtime.js';
+import type { Runtime } from '../queue/runtime.js';
+import { writeRunReport } from './report-file.js';
 import { CallRate, countersOf, createProgress } from '../progress.js';
 import { collectSummary, formatSummaryTable, summaryPathFor, writeSummaryHtml } from '../summary/html.js';
 import { writeManifest } from './manifest.js';
@@ -28,8 +26,10 @@ export interface ExecuteOptions {
   out?: NodeJS.WritableStream;
   /** Force progress style (tests). */
   tty?: boolean;
-  /** Started already (the demo / tests pass one in). */
-  runtime?: Runtime;
+  /** The runtime working on the run (started by the command, with its tasks). */
+  runtime: Runtime;
+  /** Who stops the run when stopRequested resolves (recorded as the run's reason). */
+  stopReason?: string;
   /** What the run's manifest (`<report>.manifest.json`) records beyond the run itself. */
   manifest?: {
     /** Default: the command that created the run. */
@@ -62,11 +62,6 @@ export interface RunSummary {
   rateLimited?: number;
 }
 
-export async function writeRunReport(store: RunStore, runId: string, file: string): Promise<{ rows: number; sha256: string }> {
-  mkdirSync(dirname(resolve(file)), { recursive: true });
-  return writeReport(file, reportRows(store, runId));
-}
-
 export function formatSummary(s: RunSummary): string {
   const lines = [
     formatSummaryTable({
@@ -83,15 +78,16 @@ export function formatSummary(s: RunSummary): string {
 }
 
 export async function executeRun(opts: ExecuteOptions): Promise<RunSummary> {
-  const { config, logger, runId } = opts;
+  const { config, logger, runId, runtime } = opts;
   const out = opts.out ?? process.stdout;
   const started = Date.now();
-  const runtime = opts.runtime ?? (await startRuntime({ config, logger }));
   const { store } = runtime;
   const progress = createProgress({ tty: opts.tty, label: `run ${runId}` });
   const callRate = new CallRate();
-  let outcome: 'finished' | 'stopped' | 'fatal' = 'finished';
+  let outcome: 'finished' | 'stopped' | 'fatal' | 'run-stopped' | 'cancelled' = 'finished';
   let fatalError: Error | undefined;
+  let stateReason = '';
+  let saidPaused = false;
   try {
     const meta = await store.getMeta(runId);
     if (!meta) throw new ExitError(EXIT.USAGE, `No run ${runId} in Redis (prefix ${config.prefix}). \`bulk-enroll status\` lists runs.`);
@@ -109,13 +105,9 @@ export async function executeRun(opts: ExecuteOptions): Promise<RunSummary> {
         ...(opts.stopRequested ? [opts.stopRequested.then(() => undefined)] : []),
       ]);
       if (!read) {
-        if (fatalError) outcome = 'fatal';
-        else outcome = 'stopped';
-        if (!fatalError) {
-          // the stop arrived first; give a pending fatal a moment to be recorded
-          await new Promise((r) => setTimeout(r, 0));
-          if (fatalError) outcome = 'fatal';
-        }
+        // the stop or the fatal condition arrived first; give a pending fatal a moment to be recorded
+        await new Promise((r) => setTimeout(r, 0));
+        outcome = fatalError ? 'fatal' : 'stopped';
         break;
       }
       const [m, c] = read;
@@ -128,6 +120,15 @@ export async function executeRun(opts: ExecuteOptions): Promise<RunSummary> {
         ...callRate.fields(countersOf(runtime.limiter?.stats()), Date.now(), config.rateLimit),
       });
       if (m?.state === 'finished') break;
+      if (m?.state === 'stopped' || m?.state === 'cancelled') {
+        outcome = m.state === 'stopped' ? 'run-stopped' : 'cancelled';
+        stateReason = m.stateReason ?? '';
+        break;
+      }
+      if (m?.state === 'paused' && !saidPaused) {
+        saidPaused = true;
+        logger.info(`run ${runId} is paused${m.stateReason ? ` (${m.stateReason})` : ''}; waiting for \`bulk-enroll unpause ${runId}\` (Ctrl-C leaves it paused)`);
+      } else if (m?.state === 'active') saidPaused = false;
       if (fatalError) {
         outcome = 'fatal';
         break;
@@ -140,18 +141,25 @@ export async function executeRun(opts: ExecuteOptions): Promise<RunSummary> {
     }
   } finally {
     progress.stop();
-    if (!opts.runtime) await runtime.close();
   }
   if (outcome === 'fatal' && runtime.redis.status !== 'ready') {
     // Nothing can be read back now; everything needed to continue is kept in Redis.
     throw new FatalRunError(fatalError!.message, `No report written. Once Redis is back, continue with: bulk-enroll resume ${runId} --report ${opts.reportPath}`);
+  }
+  if (outcome === 'fatal' || outcome === 'stopped') {
+    // Workers elsewhere must not carry on with a run its operator stopped (or that cannot go on).
+    const reason = outcome === 'fatal' ? fatalError!.message : `stopped by ${opts.stopReason ?? 'Ctrl-C of run'}`;
+    await store.setState(runId, 'stopped', reason).catch((err: Error) => logger.warn(`could not mark run ${runId} stopped: ${err.message}`));
   }
   const counts = await store.outcomeCountsAsRecord(runId).catch(() => undefined);
   let reportSha = '';
   try {
     reportSha = (await writeRunReport(store, runId, opts.reportPath)).sha256;
   } catch (err) {
-    logger.error(`could not write the report ${opts.reportPath}: ${(err as Error).message}`);
+    throw new FatalRunError(
+      `could not write the report ${opts.reportPath}: ${(err as Error).message}`,
+      `The run's outcomes are kept in Redis; write them elsewhere with: bulk-enroll report ${runId} --out <file>`,
+    );
   }
   let manifestPath: string | undefined;
   if (reportSha) {
@@ -217,6 +225,14 @@ export async function executeRun(opts: ExecuteOptions): Promise<RunSummary> {
   };
   if (outcome === 'fatal') {
     throw new FatalRunError(fatalError!.message, `Partial report: ${opts.reportPath}. Continue with: bulk-enroll resume ${runId}`);
+  }
+  if (outcome === 'run-stopped') {
+    out.write(`${formatSummary(summary)}\n`);
+    throw new FatalRunError(`run ${runId} stopped: ${stateReason || 'stopped by an operator'}`, `Partial report: ${opts.reportPath}. Continue with: bulk-enroll resume ${runId} --report ${opts.reportPath}`);
+  }
+  if (outcome === 'cancelled') {
+    out.write(`${formatSummary(summary)}\n`);
+    throw new ExitError(EXIT.FATAL, `Run ${runId} was cancelled${stateReason ? ` (${stateReason})` : ''}; ${summary.pending} rows never finished. Partial report: ${opts.reportPath}`);
   }
   out.write(`${formatSummary(summary)}\n`);
   if (outcome === 'stopped') {

@@ -17,7 +17,7 @@ import { withRetry } from '../audit/retry.js';
 import { OktaApiError } from '../okta/errors.js';
 import type { OktaClient, OktaUser, Page } from '../okta/types.js';
 import { newRunId } from './keys.js';
-import { packInput } from './records.js';
+import { encodeInput } from '../rows/codec.js';
 import type { RunStore } from './store.js';
 
 /** Columns a filter may name for group input. */
@@ -174,7 +174,7 @@ export async function ingestGroup(
       const pipe = store.redis.pipeline();
       for (const r of rows) {
         stored++;
-        pipe.hset(k.input, String(stored), packInput(r.value as InputRow));
+        pipe.hset(k.input, String(stored), encodeInput(r.value as InputRow));
         if (r.value.row !== stored) pipe.hset(`${k.input}:fileRow`, String(stored), String(r.value.row));
       }
       pipe.hset(k.meta, 'stored', String(stored));

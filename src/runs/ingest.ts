@@ -9,7 +9,8 @@ import type { RunSettings } from '../config.js';
 import { inspectInput, readInput, type InputSummary, type ReadInputOptions } from '../csv/read-input.js';
 import type { InputRow, InvalidRow } from '../csv/input-row.js';
 import { newRunId } from './keys.js';
-import { packInput } from './records.js';
+import { encodeInput } from '../rows/codec.js';
+import { failedOutcome } from '../rows/outcome.js';
 import type { RunStore } from './store.js';
 
 const PIPELINE_ROWS = 1000;
@@ -29,7 +30,7 @@ function packInvalid(v: InvalidRow): string {
     provider: v.provider ?? '',
     deviceName: v.deviceName,
   };
-  return packInput(r);
+  return encodeInput(r);
 }
 
 /**
@@ -58,7 +59,7 @@ export async function ingestCsv(
     settings,
   });
   const k = store.keys(runId);
-  const now = new Date().toISOString();
+  const nowMs = Date.now();
   let pipe = store.redis.pipeline();
   let inPipe = 0;
   let stored = 0;
@@ -76,26 +77,13 @@ export async function ingestCsv(
     // Rows are stored by position in the run (1..n); the file's row number is kept for the report.
     stored++;
     if (r.ok) {
-      pipe.hset(k.input, String(stored), packInput({ ...r.value, row }));
+      pipe.hset(k.input, String(stored), encodeInput({ ...r.value, row }));
       if (row !== stored) pipe.hset(`${k.input}:fileRow`, String(stored), String(row));
     } else {
       pipe.hset(k.input, String(stored), packInvalid(r.value));
       if (row !== stored) pipe.hset(`${k.input}:fileRow`, String(stored), String(row));
-      const rec = JSON.stringify({ o: 'failed', ec: r.value.errorCode, es: r.value.reason, fin: now });
-      (pipe as unknown as { beFinalize: (...a: string[]) => void }).beFinalize(
-        k.outcomes,
-        k.counts,
-        k.inflight,
-        k.progress,
-        k.meta,
-        store.global.active,
-        k.pending,
-        String(stored),
-        rec,
-        'failed',
-        runId,
-        now,
-      );
+      const outcome = failedOutcome(r.value.errorCode, r.value.reason, nowMs, r.value.userId);
+      (pipe as unknown as { beFinalize: (...a: string[]) => void }).beFinalize(...store.finalizeArgs(k, runId, stored, outcome));
     }
     if (++inPipe >= PIPELINE_ROWS) await flush();
   }
@@ -145,7 +133,7 @@ export async function ingestRows(
     const pipe = store.redis.pipeline();
     rows.slice(start, start + PIPELINE_ROWS).forEach((r, i) => {
       const pos = start + i + 1;
-      pipe.hset(k.input, String(pos), packInput({ ...r.input, row: pos }));
+      pipe.hset(k.input, String(pos), encodeInput({ ...r.input, row: pos }));
       if (r.fileRow !== String(pos)) pipe.hset(`${k.input}:fileRow`, String(pos), r.fileRow);
     });
     pipe.hset(k.meta, 'stored', String(Math.min(rows.length, start + PIPELINE_ROWS)));

@@ -21,6 +21,15 @@ export function runKeys(prefix: string, runId: string) {
     byUser: `${base}:byuser`,
     logCursor: `${base}:log-cursor`,
     logLock: `${base}:log-lock`,
+    /** userId → System Log events seen before the user's row started watching. */
+    logSeen: `${base}:log-seen`,
+    /** login (lower case) → userId: one lookup per distinct login. */
+    logins: `${base}:logins`,
+    /** E0000006 bookkeeping: `accepted` once any user was changed; the users refused. */
+    refusal: `${base}:refusal`,
+    refused: `${base}:refused`,
+    /** Enrollments refused with no factor created, in a row without a success. */
+    policyRefusals: `${base}:policy-refusals`,
   };
 }
 export type RunKeys = ReturnType<typeof runKeys>;
@@ -32,6 +41,8 @@ export function globalKeys(prefix: string) {
     reconcileLock: `${prefix}:be:reconcile-lock`,
     recovering: `${prefix}:be:recovering`,
     bySha: `${prefix}:be:runs:by-sha256`,
+    /** `<userId>|<factorType>` → `<runId>:<row>`: which row of which run works on a user's factor type. */
+    claims: `${prefix}:be:claims`,
   };
 }
 

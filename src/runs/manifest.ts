@@ -16,7 +16,8 @@
  */
 import { createPrivateKey, createPublicKey, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
 import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
-import { hostname, userInfo } from 'node:os';
+import { hostname } from 'node:os';
+import { osUser } from './operator.js';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { z } from 'zod';
 import { hashFile } from '../csv/read-input.js';
@@ -217,13 +218,6 @@ export interface WriteManifestOptions {
 
 const asIso = (d: Date | string): string => (typeof d === 'string' ? d : d.toISOString());
 
-function operatorName(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return process.env.USER ?? process.env.USERNAME ?? '';
-  }
-}
 
 /** Builds, optionally signs and writes `<report>.manifest.json` (0600, atomic). */
 export async function writeManifest(opts: WriteManifestOptions): Promise<{ file: string; manifest: Manifest }> {
@@ -245,7 +239,7 @@ export async function writeManifest(opts: WriteManifestOptions): Promise<{ file:
     command: opts.command,
     ...(opts.runId ? { runId: opts.runId } : {}),
     options: recordedOptions(opts.options),
-    operator: operatorName(),
+    operator: osUser(),
     host: hostname(),
     startedAt: asIso(opts.startedAt),
     finishedAt: asIso(opts.finishedAt ?? new Date()),

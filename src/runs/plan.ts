@@ -17,7 +17,7 @@ import { OktaApiError } from '../okta/errors.js';
 import type { FactorView, OktaClient } from '../okta/types.js';
 import { mapOrdered } from '../audit/map-ordered.js';
 import { isRetryable, withRetry, type RetryOptions } from '../audit/retry.js';
-import { claimKey } from '../../jobs/enroll.js';
+import { claimKey } from '../runs/store.js';
 
 export const PLAN_COLUMNS = ['row', 'userId', 'login', 'factorType', 'action', 'reason', 'existingFactorId', 'existingStatus'] as const;
 export type PlanColumn = (typeof PLAN_COLUMNS)[number];

@@ -3,7 +3,8 @@
  * row, final or still pending. Used by `run`, `report`, the dashboard and the summary.
  */
 import type { ReportRow } from '../csv/report.js';
-import { parseJson, unpackInput, type OutcomeRecord, type Progress } from './records.js';
+import { decodeInput, decodeOutcome, decodeProgress } from '../rows/codec.js';
+import { noteText } from '../rows/state.js';
 import type { RunStore } from './store.js';
 
 const CHUNK = 1000;
@@ -23,26 +24,26 @@ export async function* reportRows(store: RunStore, runId: string): AsyncGenerato
     ]);
     for (let i = 0; i < fields.length; i++) {
       const pos = start + i;
-      const input = inputs[i] ? unpackInput(pos, inputs[i]!) : undefined;
-      const out = parseJson<OutcomeRecord>(outcomes[i]);
-      const p = parseJson<Progress>(progress[i]) ?? {};
+      const input = inputs[i] ? decodeInput(pos, inputs[i]!) : undefined;
+      const out = decodeOutcome(outcomes[i]);
+      const p = decodeProgress(progress[i]);
       yield {
         row: fileRows[i] ?? String(pos),
-        userId: out?.uid ?? p.uid ?? input?.userId ?? '',
+        userId: out?.userId ?? p.userId ?? input?.userId ?? '',
         login: input?.login ?? '',
         factorType: input?.factorType ?? '',
         provider: input?.provider ?? '',
         deviceName: input?.deviceName ?? '',
-        outcome: out?.o ?? 'pending',
-        status: out?.fs ?? p.fs ?? '',
-        factorId: out?.fid ?? p.fid ?? '',
-        errorCode: out?.ec ?? '',
-        errorSummary: out?.es ?? '',
-        attempts: String(out?.at ?? p.at ?? 0),
-        enrolledAt: out?.cr ?? p.cr ?? '',
-        finishedAt: out?.fin ?? '',
-        note: out?.n ?? p.n ?? '',
-        delivery: out?.d ?? '',
+        outcome: out?.outcome ?? 'pending',
+        status: out?.status ?? p.factor?.status ?? '',
+        factorId: out?.factorId ?? p.factor?.id ?? '',
+        errorCode: out?.errorCode ?? '',
+        errorSummary: out?.errorSummary ?? '',
+        attempts: String(out?.attempts ?? p.attempts),
+        enrolledAt: out?.enrolledAt ?? p.factor?.created ?? '',
+        finishedAt: out?.finishedAt ?? '',
+        note: out?.note ?? noteText(p.notes),
+        delivery: out?.delivery ?? p.delivery ?? '',
       };
     }
   }

@@ -41,9 +41,9 @@ export async function seedRun(redis: Redis, prefix: string, dir: string): Promis
   const store = new RunStore(redis, prefix);
   const { runId } = await ingestCsv(store, file, DEFAULT_RUN_SETTINGS);
   const fin = new Date().toISOString();
-  await store.finalize(runId, 1, { o: 'activated', uid: '00u1aaaaaaaaaaaaaaa1', fid: 'opf1', fs: 'ACTIVE', at: 1, fin });
-  await store.finalize(runId, 2, { o: 'failed', ec: 'E0000007', es: `Not found: ${HOSTILE}`, at: 1, fin });
-  await store.finalize(runId, 3, { o: 'expired', uid: '00u1aaaaaaaaaaaaaaa3', fid: 'opf3', fs: 'EXPIRED', at: 1, fin });
+  await store.finalize(runId, 1, { outcome: 'activated', userId: '00u1aaaaaaaaaaaaaaa1', factorId: 'opf1', status: 'ACTIVE', attempts: 1, finishedAt: fin, delivery: 'sent' });
+  await store.finalize(runId, 2, { outcome: 'failed', errorCode: 'E0000007', errorSummary: `Not found: ${HOSTILE}`, attempts: 0, finishedAt: fin, delivery: 'none' });
+  await store.finalize(runId, 3, { outcome: 'expired', userId: '00u1aaaaaaaaaaaaaaa3', factorId: 'opf3', status: 'EXPIRED', attempts: 1, finishedAt: fin, delivery: 'sent' });
   return { runId, file, counts: { activated: 1, expired: 1, failed: 2, pending: 1, total: 5 } };
 }
 

@@ -17,6 +17,7 @@ import { ConfigError, ExitError } from '../../src/errors.js';
 import { loadProcessConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { startRuntime, type Runtime } from '../../src/queue/runtime.js';
+import { tasks } from '../../jobs/index.js';
 import { QUEUES } from '../../src/runs/keys.js';
 import { RunStore } from '../../src/runs/store.js';
 import { ScheduleStore } from '../../src/reenroll/schedules.js';
@@ -187,7 +188,7 @@ describe('nightly job', () => {
 
     const config = loadProcessConfig(flags, { env: { OKTA_API_TOKEN: TOKEN } });
     const logFile = join(dir, 'worker.log');
-    runtime = await startRuntime({ config, logger: createLogger({ level: 'info', file: logFile, console: false }), control: { lockTtlMs: 3000, waitIntervalMs: 100 } });
+    runtime = await startRuntime({ config, tasks, logger: createLogger({ level: 'info', file: logFile, console: false }), control: { lockTtlMs: 3000, waitIntervalMs: 100 } });
     const schedules = new ScheduleStore(redis(), prefix);
     const store = new RunStore(redis(), prefix);
 
@@ -288,7 +289,7 @@ describe('nightly job', () => {
     );
     await until('the job to wait on its run', async () => logs.some((l) => l.includes('resuming run')));
     await scheduleCommand({ redis: redisUrl(), prefix, remove: 'gone' }, { out: sink().out });
-    await store.finalize(runId, 1, { o: 'expired', uid: userId(7), fin: new Date().toISOString() });
+    await store.finalize(runId, 1, { outcome: 'expired', userId: userId(7), attempts: 1, finishedAt: new Date().toISOString(), delivery: 'none' });
     expect(await night).toMatchObject({ kind: 'finished', runId, counts: { total: 1, expired: 1 } });
     expect(readReportFile(join(dir, 'r', `gone-${runId}.csv`)).map((x) => [x.row, x.outcome])).toEqual([['7', 'expired']]);
     expect(logs).toContain(`nightly gone: the schedule was removed during run ${runId}; report written, nothing kept for a next night`);

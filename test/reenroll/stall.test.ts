@@ -15,6 +15,7 @@ import { writeReport, type ReportRow } from '../../src/csv/report.js';
 import { loadProcessConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { startRuntime, type Runtime } from '../../src/queue/runtime.js';
+import { tasks } from '../../jobs/index.js';
 import { QUEUES } from '../../src/runs/keys.js';
 import { RunStore } from '../../src/runs/store.js';
 import { ScheduleStore } from '../../src/reenroll/schedules.js';
@@ -87,7 +88,7 @@ it('a stalled nightly job re-run by BullMQ takes its own lock over and resumes i
 
   // Worker B: BullMQ hands it the stalled job; it takes the lock over and resumes the same run.
   const config = loadProcessConfig({ ...flags, lockDurationMs: '1000', stalledIntervalMs: '500' }, { env: { OKTA_API_TOKEN: TOKEN } });
-  runtime = await startRuntime({ config, logger: createLogger({ level: 'info', file: join(dir, 'b.log'), console: false }), control: { lockTtlMs: 3000, waitIntervalMs: 100 } });
+  runtime = await startRuntime({ config, tasks, logger: createLogger({ level: 'info', file: join(dir, 'b.log'), console: false }), control: { lockTtlMs: 3000, waitIntervalMs: 100 } });
   const done = await until('the night to finish in worker B', async () => {
     const s = await schedules.get('nightly');
     return s?.lastRunId ? s : undefined;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { graceAfterExpiry, nextPoll, pollsBeforeExpiry } from '../../src/queue/poll-schedule.js';
+import { graceAfterExpiry, nextPoll, pollsBeforeExpiry } from '../../src/rows/poll-schedule.js';
 import { retryDelay, MAX_BACKOFF_MS } from '../../src/queue/backoff.js';
 import { DEFAULT_RUN_SETTINGS } from '../../src/config.js';
 
