@@ -51,7 +51,7 @@ export async function reenrollDryRun(o: ReenrollDryRunOptions): Promise<import('
     const cap = o.maxAttempts;
     // Users at the cap: the run would fail them without asking Okta anything.
     const capped = async function* () {
-      for await (const p of planRows(client, inputs, { concurrency: Math.min(config.maxConcurrent, 20) })) {
+      for await (const p of planRows(client, inputs, { concurrency: Math.min(config.maxConcurrent, 20), revisit: true })) {
         if (cap && p.userId && (p.action === 'enroll' || p.action === 'restart expired')) {
           const entry = await ledger.get(p.userId, p.factorType);
           if (entry.count >= cap) {

@@ -20,7 +20,7 @@ export function register(program: Command): void {
     .option('--users <csv>', 'revisit the users of this list (a userId or login column; factorType defaults to push) instead of --from')
     .option('--group <groupId>', 'revisit every member of this Okta group (push) instead of --from')
     .requiredOption('--report <file>', 'where to write the outcome CSV (same format as `run`; usable as the next --from)')
-    .option('--include-failed', "with --from: also revisit `failed` rows whose cause may pass (network, 5xx, lost jobs); never E0000007, INVALID_INPUT, DUPLICATE_ROW, MAX_ATTEMPTS")
+    .option('--include-failed', "with --from: also revisit `failed` rows whose cause may pass (network, 5xx, lost jobs, read-only mode, E0000112, E0000006, ACTIVATION_ERROR); never E0000007, E0000038, INVALID_INPUT, DUPLICATE_ROW, DUPLICATE_FACTOR, MAX_ATTEMPTS")
     .option('--include-pending', 'with --from: also revisit rows a stopped run left `pending`')
     .option('--max-attempts <n>', 'activations (enrollments + restarts) a user may get per factor type across all runs and nights; at the cap the row ends failed MAX_ATTEMPTS without a request (default 5)')
     .option('--strict', 'exit 3 when any row did not end activated (for cron alerting)')

@@ -179,13 +179,10 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     };
 
     const makeWorker = (name: 'enroll' | 'poll', handler: RowTask) => {
-      // A job whose lock was confirmed this recently cannot have lost it (BullMQ renews it every
-      // half lock duration); older than that, asking Redis costs one GET.
-      const lockFreshMs = Math.max(100, Math.floor(config.lockDurationMs / 3));
+      const warnedLost = new Map<string, number>();
       const worker: Worker<RowJobData> = new Worker<RowJobData>(
         name,
         async (job: Job<RowJobData>, token?: string, signal?: AbortSignal) => {
-          let confirmedAt = Date.now();
           const lockKey = `${config.prefix}:${name}:${job.id}:lock`;
           const ctx: JobContext = {
             kind: name,
@@ -193,13 +190,8 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
             maxAttempts: job.opts.attempts ?? 1,
             ...(signal ? { signal } : {}),
             logger: logger.child({ runId: job.data.runId, row: job.data.row, jobId: job.id }),
-            lockHeld: async () => {
-              if (signal?.aborted) return false;
-              if (Date.now() - confirmedAt < lockFreshMs) return true;
-              const held = token !== undefined && (await redis.get(lockKey)) === token;
-              if (held) confirmedAt = Date.now();
-              return held;
-            },
+            // One GET of BullMQ's lock key: the token is ours, or another worker has the job (or nobody: it stalled).
+            lockHeld: async () => !signal?.aborted && token !== undefined && (await redis.get(lockKey)) === token,
             delayUntil: async (at: number) => {
               await job.moveToDelayed(Math.max(Date.now() + 1, Math.round(at)), token);
               throw new DelayedError();
@@ -224,9 +216,14 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
         // This worker was paused past its lock (a GC pause, a suspended VM, SIGSTOP): another worker
         // may have the job now. Drop its requests; the row lifecycle checks for a racing duplicate.
         for (const id of jobIds) {
-          logger.warn(`lost the lock of ${name} job ${id} (this worker was paused longer than the lock duration); dropping its requests`, { jobId: id });
-          worker.cancelJob(id, 'the job lost its lock');
+          if (!worker.cancelJob(id, 'the job lost its lock')) continue;
+          const last = warnedLost.get(id) ?? 0;
+          if (Date.now() - last > 60_000) {
+            warnedLost.set(id, Date.now());
+            logger.warn(`lost the lock of ${name} job ${id} (this worker was paused or cut off from Redis longer than the lock duration); its requests are dropped and another worker takes it over`, { jobId: id });
+          }
         }
+        if (warnedLost.size > 10_000) warnedLost.clear();
       });
       worker.on('failed', (job, err) => {
         if (!job?.data?.runId || err instanceof DelayedError) return;

@@ -18,20 +18,40 @@ export interface SelectOptions {
   includePending?: boolean;
 }
 
-/** Failed rows worth another try: the cause was on the way, not in the row or the user. */
-const RETRYABLE_CODES = new Set(['NETWORK_ERROR', 'INTERNAL_ERROR', 'JOB_FAILED', 'WORKER_LOST', 'REQUEST_TIMEOUT', 'E0000009', 'E0000010', 'E0000047']);
+/**
+ * Failed rows worth another try: the cause was on the way (network, 5xx, a lost job, rate
+ * limits, Okta's read-only mode), or may have passed since (E0000112: the user was still
+ * being activated; E0000006: a role may have been granted; ACTIVATION_ERROR: Okta's own
+ * error on the activation), not in the row or the user.
+ */
+const RETRYABLE_CODES = new Set([
+  'NETWORK_ERROR',
+  'INTERNAL_ERROR',
+  'JOB_FAILED',
+  'WORKER_LOST',
+  'REQUEST_TIMEOUT',
+  'E0000009',
+  'E0000010',
+  'E0000047',
+  'E0000112',
+  'E0000006',
+  'ACTIVATION_ERROR',
+  'IN_FLIGHT_ELSEWHERE',
+]);
 
 /**
  * Whether a failed row may pass on a second try. 5xx answers end a row with Okta's own
  * code and "(after N tries)" (jobs/outcome.ts), or HTTP_5xx when Okta sent no error body.
  */
 export function isRetryableFailure(errorCode: string, errorSummary = ''): boolean {
+  if (NEVER_RETRY.has(errorCode)) return false;
   if (RETRYABLE_CODES.has(errorCode)) return true;
   if (/^HTTP_(5\d\d|429)$/.test(errorCode)) return true;
   return /\(after \d+ tries\)\s*$/.test(errorSummary) && !NEVER_RETRY.has(errorCode);
 }
 
-const NEVER_RETRY = new Set(['E0000007', 'INVALID_INPUT', 'DUPLICATE_ROW', 'MAX_ATTEMPTS', 'FOREIGN_LINK']);
+/** Failed rows that would fail the same way: the user is unknown or in a status that takes no factor, the row is wrong, the cap, a duplicate an operator must resolve. */
+const NEVER_RETRY = new Set(['E0000007', 'E0000038', 'INVALID_INPUT', 'DUPLICATE_ROW', 'DUPLICATE_FACTOR', 'MAX_ATTEMPTS', 'FOREIGN_LINK']);
 
 export function wantsRevisit(r: Pick<ReportRow, 'outcome' | 'errorCode' | 'errorSummary'>, opts: SelectOptions): boolean {
   switch (r.outcome) {

@@ -371,9 +371,10 @@ function adopt(state: RowState, ctx: RowContext, purpose: ListPurpose, match: Fa
   }
   const activateLink = s.factor!.activateLink;
   const now = ctx.now;
-  const known = match.expiresAtMs !== undefined;
+  const listedExpiry = expiryOf(match);
+  const known = listedExpiry !== undefined;
   const createdMs = match.created ? Date.parse(match.created) : NaN;
-  const assumedExpiry = known ? match.expiresAtMs! : (Number.isFinite(createdMs) ? createdMs : now) + ctx.settings.activationTimeoutMs;
+  const assumedExpiry = known ? listedExpiry : (Number.isFinite(createdMs) ? createdMs : now) + ctx.settings.activationTimeoutMs;
   const expired = match.state === 'expired' || assumedExpiry <= now;
   const ownActivationDelivered = state.delivery === 'sent' && state.factor?.id === match.factorId;
 
@@ -414,11 +415,19 @@ function afterCharge(state: RowState, ctx: RowContext, purpose: 'enroll' | 'rest
   return step({ ...state, phase: 'enrolling' }, { kind: 'enroll' }, true);
 }
 
+/** When the answer says the activation expires (local clock), if it says. */
+export function expiryOf(view: FactorView): number | undefined {
+  if (view.expiresAtMs !== undefined && Number.isFinite(view.expiresAtMs)) return view.expiresAtMs;
+  const t = view.expiresAt ? Date.parse(view.expiresAt) : NaN;
+  return Number.isFinite(t) ? t : undefined;
+}
+
 function newActivation(view: FactorView, ctx: RowContext) {
-  const known = view.expiresAtMs !== undefined && Number.isFinite(view.expiresAtMs);
+  const exp = expiryOf(view);
+  const known = exp !== undefined;
   return {
     startedAt: ctx.now,
-    expiresAt: known ? view.expiresAtMs! : ctx.now + ctx.settings.activationTimeoutMs,
+    expiresAt: known ? exp : ctx.now + ctx.settings.activationTimeoutMs,
     expiresKnown: known,
     polls: 0,
     delivered: false,
@@ -520,8 +529,8 @@ function afterRead(state: RowState, ctx: RowContext, view: FactorView): Decision
     case 'error':
       return finalize(s, ctx, 'failed', resultFailure(view));
     case 'waiting': {
-      const exp = view.expiresAtMs;
-      if (exp !== undefined && Number.isFinite(exp)) {
+      const exp = expiryOf(view);
+      if (exp !== undefined) {
         if (a.expiresKnown && a.expiresAt < ctx.now && exp > a.expiresAt + 1000) {
           // A new activation appeared after this one expired (restarted outside this row): follow it.
           s = addNote({ ...s, activation: { ...s.activation!, startedAt: ctx.now, expiresAt: exp, polls: 0 } }, 'a new activation appeared after the previous one expired');

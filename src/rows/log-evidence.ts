@@ -86,7 +86,7 @@ export function judgeEvent(event: EventFacts, row: WatchedFactor): Evidence {
   if (event.outcome !== undefined && event.outcome !== 'SUCCESS') return 'irrelevant';
   const published = Date.parse(event.published);
   if (row.createdMs !== undefined && Number.isFinite(published) && published < row.createdMs - LOG_SKEW_MS) return 'irrelevant';
-  const factorTargets = event.targets.filter((t) => t.type !== 'User');
+  const factorTargets = (Array.isArray(event.targets) ? event.targets : []).filter((t) => t && t.type !== 'User');
   if (factorTargets.some((t) => t.id === row.factorId)) return event.outcome === 'SUCCESS' ? 'ours' : 'unreadable';
   const said = debugFactorType(event);
   const wanted = row.factorType.toLowerCase();

@@ -2,8 +2,9 @@
  * Dry run: what `run` would do to each row, read from Okta without changing anything.
  * Every user is resolved (a login is looked up; a userId is checked by reading its
  * factors) and its factors are read, through the same rate-limited client the run uses
- * (GET requests only). The plan follows the runner's own rules (jobs/enroll.ts):
- *   - invalid row, unknown user, duplicate of an earlier row → fail, with the reason;
+ * (GET requests only). The plan follows the runner's own rules (src/rows/lifecycle.ts):
+ *   - invalid row, unknown user, duplicate of an earlier row, a user whose status takes
+ *     no factor (suspended, deprovisioned) → fail, with the reason;
  *   - a factor of the row's type exists: the runner adopts it in the same order it
  *     would (active first, then pending, then any): `leave active`, `adopt pending`,
  *     `restart expired` (an expired activation is restarted once), or fail when its
@@ -44,11 +45,22 @@ export interface PlanOptions {
   /** Rows resolved at once (default 20). */
   concurrency?: number;
   retry?: RetryOptions;
+  /** A re-enrollment: whatever is not active is restarted. */
+  revisit?: boolean;
+  /** The run delivers activation links (email / sms): an adopted pending factor is restarted to send one. */
+  delivers?: boolean;
+  /** Activation lifetime assumed when a listing gives no expiry (default Okta's 10 minutes). */
+  activationMs?: number;
+  now?: () => number;
 }
+
+/** User statuses in which Okta refuses factor changes (E0000038). */
+export const STATUSES_WITHOUT_FACTORS: ReadonlySet<string> = new Set(['SUSPENDED', 'DEPROVISIONED']);
 
 interface Resolved {
   input: RowResult;
   userId?: string;
+  status?: string;
   factors?: FactorView[];
   error?: { code: string; summary: string };
 }
@@ -60,11 +72,11 @@ function errorOf(err: unknown): { code: string; summary: string } {
   return { code: READ_ERROR, summary: (err as Error)?.message ?? String(err) };
 }
 
-/** Pick the factor the runner would adopt (jobs/enroll.ts adoptExisting). */
+/** Pick the factor the runner would adopt (src/rows/lifecycle.ts, after a listing). */
 export function adoptable(factors: FactorView[], factorType: string): FactorView | undefined {
   const wanted = factorType.toLowerCase();
   const ofType = factors.filter((f) => f.factorType.toLowerCase() === wanted);
-  return ofType.find((f) => f.state === 'activated') ?? ofType.find((f) => f.state === 'waiting') ?? ofType[0];
+  return ofType.find((f) => f.state === 'activated') ?? ofType.find((f) => f.state === 'waiting') ?? ofType.find((f) => f.state === 'expired') ?? ofType[0];
 }
 
 /** The planned rows, in input order. */
@@ -76,15 +88,17 @@ export async function* planRows(okta: OktaClient, inputs: AsyncIterable<RowResul
     const v = input.value;
     let uid = v.userId;
     try {
-      if (!uid) uid = (await withRetry(() => okta.getUser(v.login!), opts.retry)).id;
-      else {
+      if (uid) {
         const key = claimKey(uid, v.factorType);
         if (askedIds.has(key)) return { input, userId: uid };
         askedIds.add(key);
       }
+      // The user's status decides whether Okta takes a factor at all (E0000038): read it for every row.
+      const user = await withRetry(() => okta.getUser(uid ?? v.login!), opts.retry);
+      uid = user.id;
       const id = uid;
       const factors = await withRetry(() => okta.listFactors(id), opts.retry);
-      return { input, userId: uid, factors };
+      return { input, userId: uid, factors, ...(user.status ? { status: user.status } : {}) };
     } catch (err) {
       return { input, ...(uid ? { userId: uid } : {}), error: errorOf(err) };
     }
@@ -119,6 +133,10 @@ export async function* planRows(okta: OktaClient, inputs: AsyncIterable<RowResul
       yield { ...base, action: 'fail', reason: `${r.error.code}: ${r.error.summary}` };
       continue;
     }
+    if (r.status && STATUSES_WITHOUT_FACTORS.has(r.status)) {
+      yield { ...base, action: 'fail', reason: `E0000038: this operation is not allowed in the user's status (${r.status})` };
+      continue;
+    }
     const existing = adoptable(r.factors ?? [], v.factorType!);
     if (!existing) {
       yield { ...base, action: 'enroll', reason: `no ${v.factorType} factor yet` };
@@ -129,12 +147,23 @@ export async function* planRows(okta: OktaClient, inputs: AsyncIterable<RowResul
       case 'activated':
         yield { ...found, action: 'leave active', reason: 'already active' };
         break;
-      case 'waiting':
-        yield { ...found, action: 'adopt pending', reason: 'activation pending: the run waits for it' };
+      case 'waiting': {
+        const created = existing.created ? Date.parse(existing.created) : NaN;
+        const listed = existing.expiresAtMs ?? (existing.expiresAt ? Date.parse(existing.expiresAt) : NaN);
+        const assumedExpiry = Number.isFinite(listed) ? listed : (Number.isFinite(created) ? created + (opts.activationMs ?? 600_000) : Infinity);
+        const restartable = Boolean(existing.links.activate);
+        if (restartable && (opts.revisit || assumedExpiry <= (opts.now ?? Date.now)())) {
+          yield { ...found, action: 'restart expired', reason: opts.revisit ? 'not active: the re-enrollment restarts its activation' : 'activation expired (Okta listed it pending with no expiry): the run restarts it once' };
+        } else if (restartable && opts.delivers && !opts.revisit) {
+          yield { ...found, action: 'adopt pending', reason: 'activation pending: the run restarts it once to send its link, then waits for it' };
+        } else {
+          yield { ...found, action: 'adopt pending', reason: 'activation pending: the run waits for it' };
+        }
         break;
+      }
       case 'expired':
         yield existing.links.activate
-          ? { ...found, action: 'restart expired', reason: 'activation expired: the run restarts it once' }
+          ? { ...found, action: 'restart expired', reason: opts.revisit ? 'activation expired: the re-enrollment restarts it' : 'activation expired: the run restarts it once' }
           : { ...found, action: 'fail', reason: `UNEXPECTED_STATUS: expired factor without an activate link` };
         break;
       default:

@@ -192,16 +192,20 @@ return redis.call('HGET', KEYS[2], ARGV[1])
 
 const LOG_SEEN = `
 -- KEYS[1] watched users  KEYS[2] log seen  KEYS[3] run claims
--- ARGV[1] userId  ARGV[2] claim key of the user's push  ARGV[3] event (JSON)  ARGV[4] most events kept per user
+-- ARGV[1] userId  ARGV[2] claim key of the user's push  ARGV[3] event (JSON, one line)  ARGV[4] most events kept per user
+-- Events are kept as JSON lines (never decoded here: cjson would turn an empty list into an object).
 -- Output: the watching row (a number) | 0 the user is in this run but not watched yet (the event is kept) | -1 not in this run
 local row = redis.call('HGET', KEYS[1], ARGV[1])
 if row then return tonumber(row) end
 if redis.call('HEXISTS', KEYS[3], ARGV[2]) == 0 then return -1 end
 local cur = redis.call('HGET', KEYS[2], ARGV[1])
-local list = cur and cjson.decode(cur) or {}
-table.insert(list, cjson.decode(ARGV[3]))
-while #list > tonumber(ARGV[4]) do table.remove(list, 1) end
-redis.call('HSET', KEYS[2], ARGV[1], cjson.encode(list))
+local s = cur and (cur .. '\\n' .. ARGV[3]) or ARGV[3]
+local n = select(2, string.gsub(s, '\\n', '')) + 1
+while n > tonumber(ARGV[4]) do
+  s = string.sub(s, string.find(s, '\\n', 1, true) + 1)
+  n = n - 1
+end
+redis.call('HSET', KEYS[2], ARGV[1], s)
 return 0
 `;
 
@@ -588,12 +592,16 @@ export class RunStore {
     const k = this.keys(runId);
     const seen = await this.redis.beWatch(k.byUser, k.logSeen, userId, String(row));
     if (!seen) return [];
-    try {
-      const list = JSON.parse(seen) as SeenEvent[];
-      return Array.isArray(list) ? list : [];
-    } catch {
-      return [];
+    const events: SeenEvent[] = [];
+    for (const line of seen.split('\n')) {
+      try {
+        const e = JSON.parse(line) as SeenEvent;
+        if (e && typeof e === 'object') events.push(e);
+      } catch {
+        // a damaged line is no evidence
+      }
     }
+    return events;
   }
 
   /**
