@@ -91,7 +91,7 @@ describe('bulk-enroll simulator (CLI)', () => {
     }
     expect(err).toBeInstanceOf(InputFileError);
     const msg = (err as Error).message;
-    expect(msg).toContain('line 2: column `activation`: expected each entry to be "never", a delay in ms, or "after-delivery:<ms>", got "soon"');
+    expect(msg).toContain('line 2: column `activation`: expected each entry to be "never", a delay in ms, "after-delivery:<ms>", "cancel:<ms>" or "error:<ms>", got "soon"');
     expect(msg).toContain('line 3: column `id`: expected a user id, got ""');
     expect(msg).toContain('line 4: column `id`: expected a unique id, got "00u1" a second time');
     expect(() => loadUsersCsv(csvFile('user,mail\nx,y\n'), 0)).toThrow(/expected a column `id`, found columns `user`, `mail`/);
