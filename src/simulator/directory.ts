@@ -3,7 +3,7 @@
  * behaves when asked to scan a QR code, and groups.
  *
  * Users file columns: id, login (required); activation, group, email, phone, status,
- * timezone, traits (optional; the last three are described in traits.ts).
+ * timezone, traits, factors (optional; the last four are described in traits.ts).
  * `activation`: one entry per activation attempt, `;`-separated, the last one repeating:
  *   never               the user never scans (the activation expires)
  *   <ms>                the user scans <ms> after the attempt started
@@ -15,7 +15,8 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
 import { InputFileError } from '../errors.js';
 import { seededRandom, oktaId } from './random.js';
-import { isProblem, noTraits, parseStatus, parseTimezone, parseTraits, type Problem, type UserStatus, type UserTraits } from './traits.js';
+import { isProblem, noTraits, parseFactorList, parseStatus, parseTimezone, parseTraits, type Problem, type UserStatus, type UserTraits } from './traits.js';
+import type { FactorType } from './factor-types.js';
 
 export type ActivationStep =
   | { kind: 'never' }
@@ -39,6 +40,8 @@ export interface SimUser {
   /** profile.timezone (IANA). */
   timezone?: string;
   traits: UserTraits;
+  /** Factors the user already holds (ACTIVE) when the simulator starts. */
+  existingFactors: FactorType[];
 }
 
 export interface SimGroup {
@@ -159,6 +162,7 @@ export function loadUsersCsv(file: string, now: number): SimUser[] {
     const status = record.status ? cell<UserStatus>('status', parseStatus(record.status), 'ACTIVE') : 'ACTIVE';
     const timezone = record.timezone ? cell<string | undefined>('timezone', parseTimezone(record.timezone), undefined) : undefined;
     const traits = record.traits ? cell('traits', parseTraits(record.traits), noTraits()) : noTraits();
+    const existingFactors = record.factors ? cell<FactorType[]>('factors', parseFactorList(record.factors), []) : [];
     const groups = (record.group ?? '').split(';').map((g) => g.trim()).filter(Boolean);
     const [firstName, lastName] = login.split('@')[0]!.split(/[._-]/);
     users.push({
@@ -174,6 +178,7 @@ export function loadUsersCsv(file: string, now: number): SimUser[] {
       status,
       ...(timezone ? { timezone } : {}),
       traits,
+      existingFactors,
     });
   }
   if (problems.length) {
@@ -213,6 +218,7 @@ export function generateUsers(count: number, seed: number, now: number): SimUser
       created: now,
       status: 'ACTIVE',
       traits: noTraits(),
+      existingFactors: [],
     });
   }
   return users;

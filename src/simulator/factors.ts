@@ -43,8 +43,11 @@ export interface Factor {
   attempt?: Attempt;
   /** token:software:totp only */
   sharedSecret?: string;
-  /** Who created it: an enroll request, the Okta Verify bundle of a push enroll, or the user on their own. */
-  origin: 'enroll' | 'bundle' | 'user';
+  /**
+   * Who created it: an enroll request, the Okta Verify bundle of a push enroll, the user
+   * on their own (traits), or the users file (`factors`: held before the simulator started).
+   */
+  origin: 'enroll' | 'bundle' | 'user' | 'existing';
   /** origin bundle: the push factor whose enroll created it (it activates when that push is scanned). */
   bundleOf?: string;
 }
@@ -181,9 +184,20 @@ export class FactorStore {
     return this.result(f, now) === 'TIMEOUT';
   }
 
-  /** Users' sign-ins (the `sign-in:` trait), at their times after the start. */
-  planSignIns(users: Iterable<SimUser>): void {
-    for (const u of users) for (const ms of u.traits.signIns) this.timeline.push({ at: this.opts.startedAt + ms, kind: 'sign-in', userId: u.id });
+  /**
+   * The org as the simulator starts: the factors users already hold (ACTIVE, no events:
+   * they were activated before), and their sign-ins planned (the `sign-in:` trait).
+   */
+  populate(users: Iterable<SimUser>): void {
+    const t = this.opts.startedAt;
+    for (const u of users) {
+      for (const type of u.existingFactors) {
+        const f = this.add(u, type, defaultProvider(type), this.profileFor(u, type), t, 'existing');
+        f.status = 'ACTIVE';
+        f.activated = t;
+      }
+      for (const ms of u.traits.signIns) this.timeline.push({ at: t + ms, kind: 'sign-in', userId: u.id });
+    }
   }
 
   /** A factor an enroll request asked for (push: its first activation attempt starts). */

@@ -137,7 +137,7 @@ export async function startSimulator(partial: Partial<SimulatorOptions> = {}): P
     (id) => directory.get(id),
     log,
   );
-  store.planSignIns(directory.users());
+  store.populate(directory.users());
 
   const sim = new SimServer(opts, clock, faults);
   const address = await sim.listen();

@@ -21,7 +21,7 @@ export interface SimFactorRecord {
   attempts?: number;
   /** A pending push's activation: WAITING, TIMEOUT, CANCELLED, ERROR. */
   factorResult?: string;
-  /** Who created it: an enroll request, the Okta Verify bundle of a push enroll, or the user on their own (traits). */
+  /** Who created it: an enroll request, the Okta Verify bundle of a push enroll, the user on their own (traits), the users file (`factors`). */
   origin: Factor['origin'];
 }
 

@@ -9,6 +9,8 @@
  *   other-factor:<type>:<ms>      <ms> after a push activation started, the user activates a <type> factor
  *   fastpass                      scanning the push also activates Okta FastPass (signed_nonce)
  *   sign-in:<ms>[,<ms>…]          user.session.start events at those times after the simulator started
+ *
+ * factors (`;`-separated factor types): what the user already has, ACTIVE, when the simulator starts.
  */
 import { FACTOR_TYPES, isFactorType, type FactorType } from './factor-types.js';
 
@@ -66,6 +68,18 @@ export function parseTimezone(text: string): string | Problem {
 }
 
 const TRAIT_HELP = '"protected", "provisioning:<ms>", "other-factor:<type>:<ms>", "fastpass" or "sign-in:<ms>[,<ms>…]"';
+
+/** The `factors` column: factor types the user already holds. */
+export function parseFactorList(text: string): FactorType[] | Problem {
+  const out: FactorType[] = [];
+  for (const raw of text.split(';')) {
+    const t = raw.trim();
+    if (!t) continue;
+    if (!isFactorType(t)) return { problem: `expected factor types among ${FACTOR_TYPES.join(', ')}, separated by ";", got "${t}"` };
+    out.push(t);
+  }
+  return out;
+}
 
 export function parseTraits(text: string): UserTraits | Problem {
   const traits = collectTraits(text);
