@@ -76,7 +76,7 @@ export function register(program: Command): void {
     .option('--groups-rate-limit <n>', 'requests per window for /api/v1/groups (default: --rate-limit)')
     .option('--logs-rate-limit <n>', 'requests per window for /api/v1/logs', '60')
     .option('--concurrency-limit <n>', 'simultaneous requests before 429 with X-Rate-Limit-Limit: 0', '75')
-    .option('--users-csv <file>', 'directory: id,login[,activation][,group][,email][,phone]')
+    .option('--users-csv <file>', 'directory: id,login[,activation][,group][,email][,phone][,status][,timezone][,traits][,factors] (see docs/simulator.md)')
     .option('--groups-csv <file>', 'group names: id,name')
     .option('--users <n>', 'generated users (user0001@example.com …) when no --users-csv', '100')
     .option('--activate-ratio <x>', 'share of users without an activation column who scan', '0.8')

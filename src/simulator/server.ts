@@ -202,21 +202,10 @@ export class SimServer {
       this.afterLatency(() => this.run(ctx, route, url, qi, ''));
       return;
     }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size <= MAX_BODY) chunks.push(c);
+    readBody(req, (text) => {
+      if (text === undefined) this.sendError(ctx, errors.tooLarge());
+      else this.afterLatency(() => this.run(ctx, route, url, qi, text));
     });
-    req.on('end', () => {
-      if (size > MAX_BODY) {
-        this.sendError(ctx, errors.tooLarge());
-        return;
-      }
-      const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
-      this.afterLatency(() => this.run(ctx, route, url, qi, text));
-    });
-    req.on('error', () => undefined);
   }
 
   /** POST /oauth2/v1/token: concurrency limit, the oauth bucket, then the authorization server. */
@@ -236,19 +225,11 @@ export class SimServer {
       });
       return;
     }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size <= MAX_BODY) chunks.push(c);
-    });
-    req.on('error', () => undefined);
-    req.on('end', () => {
-      if (size > MAX_BODY) {
+    readBody(req, (body) => {
+      if (body === undefined) {
         this.send(ctx, { status: 413, body: { error: 'invalid_request', error_description: 'The request body is too large.' } });
         return;
       }
-      const body = Buffer.concat(chunks).toString('utf8');
       this.afterLatency(() => {
         oauth
           .token({ contentType: req.headers['content-type'], body, dpop: req.headers.dpop, now: this.clock.now() })
@@ -461,21 +442,13 @@ export class SimServer {
       res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
       res.end(body);
     };
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size <= MAX_BODY) chunks.push(c);
-    });
-    req.on('error', () => undefined);
-    req.on('end', () => {
+    readBody(req, (text) => {
       if (!endpoint) {
         reply(404, { error: `unknown inspection endpoint ${path}`, endpoints: Object.keys(this.simEndpoints).map((k) => `/__sim/${k}`) });
         return;
       }
-      const text = Buffer.concat(chunks).toString('utf8');
       let body: unknown;
-      if (size > MAX_BODY) {
+      if (text === undefined) {
         reply(413, { error: 'the request body is larger than 1 MiB' });
         return;
       }
@@ -491,6 +464,18 @@ export class SimServer {
       reply(answer?.status ?? 404, answer?.body ?? {});
     });
   }
+}
+
+/** Reads a request body as text; `undefined` when it was larger than MAX_BODY (the rest is drained, not kept). */
+function readBody(req: IncomingMessage, done: (text: string | undefined) => void): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  req.on('data', (c: Buffer) => {
+    size += c.length;
+    if (size <= MAX_BODY) chunks.push(c);
+  });
+  req.on('error', () => undefined);
+  req.on('end', () => done(size > MAX_BODY ? undefined : chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')));
 }
 
 /** The JSON text followed by whitespace up to `bytes` (still valid JSON, the same value). */

@@ -8,7 +8,7 @@
 import { describe, expect, test } from 'vitest';
 import { loadUsersCsv } from '../../src/simulator/directory.js';
 import { InputFileError } from '../../src/errors.js';
-import { csvFile, sim, sleep } from './helpers.js';
+import { csvFile, sim, sleep, thrown } from './helpers.js';
 
 const PUSH = { factorType: 'push', provider: 'OKTA' };
 const factors = (id: string) => `/api/v1/users/${id}/factors`;
@@ -142,12 +142,7 @@ describe('traits', () => {
         '00u1,a@example.com,ASLEEP,Mars/Olympus,protected;sometimes,push;magic,cancel:soon\n' +
         '00u2,b@example.com,active,UTC,"other-factor:fax:10;sign-in:5,x",,error:5\n',
     );
-    let err: unknown;
-    try {
-      loadUsersCsv(file, 0);
-    } catch (e) {
-      err = e;
-    }
+    const err = thrown(() => loadUsersCsv(file, 0));
     expect(err).toBeInstanceOf(InputFileError);
     const msg = (err as Error).message;
     expect(msg).toContain('line 2: column `status`: expected one of ACTIVE, STAGED, PROVISIONED, RECOVERY, PASSWORD_EXPIRED, LOCKED_OUT, SUSPENDED, DEPROVISIONED, got "ASLEEP"');
