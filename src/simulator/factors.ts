@@ -48,7 +48,7 @@ export interface Factor {
    * on their own (traits), or the users file (`factors`: held before the simulator started).
    */
   origin: 'enroll' | 'bundle' | 'user' | 'existing';
-  /** origin bundle: the push factor whose enroll created it (it activates when that push is scanned). */
+  /** origin bundle: the push factor whose enroll created it (it activates when the user's Okta Verify push is scanned). */
   bundleOf?: string;
 }
 
@@ -330,7 +330,8 @@ export class FactorStore {
     const user = this.users(push.userId);
     const jitter = between(hashUnit(`fastpass:${this.opts.seed}:${push.id}:${push.attempt?.n ?? 0}`), -3, 5);
     for (const f of this.ofUser(push.userId)) {
-      if (f.bundleOf === push.id && f.status === 'PENDING_ACTIVATION') this.activate(f, f.factorType === 'signed_nonce' ? at + jitter : at);
+      // Okta Verify's bundle completes with its push (also one whose enroll replaced the push that bundled it).
+      if (f.origin === 'bundle' && f.status === 'PENDING_ACTIVATION') this.activate(f, f.factorType === 'signed_nonce' ? at + jitter : at);
     }
     if (user?.traits.fastpass) this.userSetsUp(user, 'signed_nonce', at + jitter);
   }

@@ -97,11 +97,14 @@ export class Faults {
   private hugeBodies = 0;
   private absurdResets = 0;
 
+  /** `initial`: the simulator's options (only the fault settings are kept). */
   constructor(
     initial: FaultSettings,
     private readonly clock: SimClock,
   ) {
-    this.settings = { ...initial };
+    const own: Record<string, unknown> = {};
+    for (const k of FAULT_KEYS) if (initial[k] !== undefined) own[k] = initial[k];
+    this.settings = own as unknown as FaultSettings;
     if (!this.settings.hugeBodyBytes) delete this.settings.hugeBodyBytes;
     this.hugeBodyLeft = initial.hugeBodyCount;
     this.absurdResetLeft = initial.absurdReset;

@@ -47,7 +47,8 @@ function allowedFor(op: Operation, body: Record<string, unknown>, factorType: st
       return { ...USER_FACTOR, profile: t && isFactorType(t) ? PROFILES[t] : undefined };
     }
     case 'activateFactor':
-      return factorType === 'push' ? ACTIVATE_PUSH : ACTIVATE_OTP;
+      // An unknown factor: either shape passes here, the handler answers 404.
+      return factorType === 'push' ? ACTIVATE_PUSH : factorType === undefined ? { ...ACTIVATE_PUSH, ...ACTIVATE_OTP } : ACTIVATE_OTP;
     case 'sendActivationSms':
       // The older reference's "send activation links": {profile: {phoneNumber}} for an SMS.
       return { profile: { phoneNumber: undefined } };

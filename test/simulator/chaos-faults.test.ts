@@ -151,7 +151,19 @@ describe('POST /__sim/faults', () => {
         'Expected `clockOffsetMs` to be an integer number of milliseconds, at most ten years either way, got `soon`',
       ]),
     );
-    expect((await s.call('GET', '/__sim/faults')).body).toMatchObject({ errorRate: 0, clockOffsetMs: 0, absurdResetLeft: 0 });
+    const state = (await s.call('GET', '/__sim/faults')).body;
+    expect(state).toEqual({
+      latencyMs: 0,
+      errorRate: 0,
+      resetRate: 0,
+      absurdReset: 0,
+      echoToken: false,
+      duplicateRateLimitHeaders: false,
+      clockOffsetMs: 0,
+      absurdResetLeft: 0,
+      hugeBodies: 0,
+      absurdResets: 0,
+    });
     const set = await s.call('POST', '/__sim/faults', { errorRate: 1 });
     expect(set.body.errorRate).toBe(1);
     expect((await s.call('GET', `/api/v1/users/${u.id}`)).body.errorCode).toBe('E0000009');

@@ -118,6 +118,16 @@ describe('oieBundle', () => {
     expect((await s.call('POST', FACTORS, { factorType: 'email', provider: 'OKTA' })).status).toBe(200);
     expect((await s.call('DELETE', `${FACTORS}/${enroll.body.id}`)).status).toBe(204);
     expect((await s.call('GET', FACTORS)).body.map((f: { factorType: string }) => f.factorType)).toEqual(['email']);
+    // a push enroll that replaces a pending one: the bundle it left completes with the new push
+    const r = await sim({ usersCsv: scanner(40), oieBundle: true, onDuplicate: 'replace' });
+    await r.call('POST', FACTORS, PUSH);
+    await r.call('POST', FACTORS, PUSH);
+    await sleep(100);
+    expect(r.sim.factors().map((f) => [f.factorType, f.status])).toEqual([
+      ['token:software:totp', 'ACTIVE'],
+      ['signed_nonce', 'ACTIVE'],
+      ['push', 'ACTIVE'],
+    ]);
     // without the bundle a push enroll is only a push, and deleting it deletes only it
     const plain = await sim({ usersCsv: scanner(40) });
     await plain.call('POST', FACTORS, PUSH);
