@@ -8,6 +8,7 @@
  * It never imports from src/okta (the client): the two are independent readings of
  * Okta's API, so a misreading in one shows up as a failing test.
  */
+import { ConfigError } from '../errors.js';
 import { SimClock, iso, systemClock } from './clock.js';
 import { buildDirectory, generateUsers, loadGroupsCsv, loadUsersCsv, type SimUser } from './directory.js';
 import { FactorStore, type ActivateCall, type Delivery } from './factors.js';
@@ -110,7 +111,7 @@ export interface SimulatorHandle {
   /** Turns read-only mode on or off (as POST /__sim/read-only does). */
   setReadOnly(on: boolean): void;
   /** Changes faults at run time (as POST /__sim/faults does); throws ConfigError listing every problem. */
-  setFaults(patch: Record<string, unknown>): Promise<FaultSnapshot>;
+  setFaults(patch: Record<string, unknown>): FaultSnapshot;
   clock(): SimClockReading;
 }
 
@@ -223,12 +224,9 @@ export async function startSimulator(partial: Partial<SimulatorOptions> = {}): P
     const t = clock.now();
     return { now: iso(t), nowMs: t, offsetMs: clock.offsetMs };
   };
-  const setFaults = async (patch: Record<string, unknown>): Promise<FaultSnapshot> => {
+  const setFaults = (patch: Record<string, unknown>): FaultSnapshot => {
     const problems = faults.update(patch);
-    if (problems.length) {
-      const { ConfigError } = await import('../errors.js');
-      throw new ConfigError(problems);
-    }
+    if (problems.length) throw new ConfigError(problems);
     return faults.snapshot();
   };
 

@@ -6,10 +6,10 @@
  */
 import { describe, expect, test } from 'vitest';
 import { request } from 'undici';
-import { csvFile, sim, sleep } from './helpers.js';
+import { csvFile, manualClock, sim, sleep } from './helpers.js';
 
 const PUSH = { factorType: 'push', provider: 'OKTA' };
-const scanner = (ms: number) => csvFile(`id,login,activation\n00uMODE0000000000001,mode@example.com,${ms}\n00uMODE0000000000002,two@example.com,never\n`);
+const scanner = (step: number | string) => csvFile(`id,login,activation\n00uMODE0000000000001,mode@example.com,${step}\n00uMODE0000000000002,two@example.com,never\n`);
 const FACTORS = '/api/v1/users/00uMODE0000000000001/factors';
 
 describe('System Log fidelity', () => {
@@ -101,7 +101,8 @@ describe('strictBodies', () => {
 
 describe('oieBundle', () => {
   test('a push enroll adds totp and signed_nonce (PENDING), ACTIVE once scanned; deleting the push deletes them all', async () => {
-    const s = await sim({ usersCsv: scanner(40), oieBundle: true });
+    // the user scans only once an activation email reaches them: nothing happens behind the test's back
+    const s = await sim({ usersCsv: scanner('after-delivery:20'), oieBundle: true });
     const enroll = await s.call('POST', FACTORS, PUSH);
     const pending = (await s.call('GET', FACTORS)).body as Array<{ factorType: string; status: string; id: string }>;
     expect(pending.map((f) => [f.factorType, f.status])).toEqual([
@@ -110,7 +111,8 @@ describe('oieBundle', () => {
       ['signed_nonce', 'PENDING_ACTIVATION'],
     ]);
     expect(s.sim.stats().enrollCalls).toBe(1);
-    await sleep(100);
+    await s.follow('POST', enroll.body._embedded.activation._links.send[0].href);
+    await sleep(80);
     const active = (await s.call('GET', FACTORS)).body as Array<{ status: string }>;
     expect(active.map((f) => f.status)).toEqual(['ACTIVE', 'ACTIVE', 'ACTIVE']);
     expect(s.sim.events().map((e) => e.debugContext.debugData.factor)).toEqual(['push', 'token:software:totp', 'signed_nonce']);
@@ -137,11 +139,12 @@ describe('oieBundle', () => {
 
 describe('inspection', () => {
   test('/__sim/user-factors: per user, every factor\'s status and attempts; duplicateEnrollments counts users with two of a type', async () => {
-    const s = await sim({ usersCsv: scanner(30), onDuplicate: 'allow', activationTtlMs: 400 });
+    const clock = manualClock(1_700_000_000_000);
+    const s = await sim({ usersCsv: scanner(30), onDuplicate: 'allow', activationTtlMs: 400, clock });
     const a = await s.call('POST', FACTORS, PUSH);
     await s.call('POST', FACTORS, PUSH);
     const b = await s.call('POST', '/api/v1/users/00uMODE0000000000002/factors', PUSH);
-    await sleep(430);
+    clock.advance(400);
     await s.call('POST', `/api/v1/users/00uMODE0000000000002/factors/${b.body.id}/lifecycle/activate`);
     const view = (await s.call('GET', '/__sim/user-factors')).body;
     expect(view).toHaveLength(2);

@@ -5,7 +5,7 @@
  * CANCELLED or ERROR (the users file's `cancel:<ms>` / `error:<ms>` steps).
  */
 import { describe, expect, test } from 'vitest';
-import { csvFile, shape, sim, sleep } from './helpers.js';
+import { csvFile, manualClock, shape, sim, sleep } from './helpers.js';
 
 const PUSH = { factorType: 'push', provider: 'OKTA' };
 const user = (activation: string) => csvFile(`id,login,activation\n00uSHAPE000000000001,shape@example.com,${activation}\n`);
@@ -60,9 +60,10 @@ describe('listShape', () => {
 
 describe('restartShape activation', () => {
   test('lifecycle/activate answers the Push Factor Activation object alone, as the archived reference shows', async () => {
-    const s = await sim({ usersCsv: user('never'), activationTtlMs: 300, restartShape: 'activation' });
+    const clock = manualClock(1_700_000_000_000);
+    const s = await sim({ usersCsv: user('never'), activationTtlMs: 300, restartShape: 'activation', clock });
     const enroll = await s.call('POST', FACTORS, PUSH);
-    await sleep(330);
+    clock.advance(300);
     const self = `${s.sim.url}${FACTORS}/${enroll.body.id}`;
     const restart = await s.call('POST', `${FACTORS}/${enroll.body.id}/lifecycle/activate`);
     expect(restart.status).toBe(200);
@@ -77,11 +78,11 @@ describe('restartShape activation', () => {
     expect((await s.follow('GET', restart.body._links.qrcode.href)).status).toBe(200);
     expect(s.sim.factors()[0]!.attempts).toBe(2);
     // once the user scanned (40 ms into the second attempt), the same call answers the ACTIVE factor
-    const s2 = await sim({ usersCsv: user('never;40'), activationTtlMs: 100, restartShape: 'activation' });
+    const s2 = await sim({ usersCsv: user('never;40'), activationTtlMs: 100, restartShape: 'activation', clock });
     const e2 = await s2.call('POST', FACTORS, PUSH);
-    await sleep(130);
+    clock.advance(100);
     const r2 = await s2.call('POST', `${FACTORS}/${e2.body.id}/lifecycle/activate`);
-    await sleep(70);
+    clock.advance(40);
     const active = await s2.follow('POST', r2.body._links.poll.href);
     expect(active.status).toBe(200);
     expect(active.body).toMatchObject({ id: e2.body.id, status: 'ACTIVE', factorType: 'push' });
@@ -123,11 +124,13 @@ describe('pollLink activate', () => {
 describe('activations that end CANCELLED or ERROR', () => {
   test('cancel:<ms> and error:<ms>: polls and activate calls answer the result, the factor stays PENDING_ACTIVATION', async () => {
     const file = csvFile('id,login,activation\n00uCANCEL00000000001,c@example.com,cancel:300\n00uERROR000000000001,e@example.com,error:300\n');
-    const s = await sim({ usersCsv: file, activationTtlMs: 60_000 });
+    const clock = manualClock(1_700_000_000_000);
+    const s = await sim({ usersCsv: file, activationTtlMs: 60_000, clock });
     const c = await s.call('POST', '/api/v1/users/00uCANCEL00000000001/factors', PUSH);
     const e = await s.call('POST', '/api/v1/users/00uERROR000000000001/factors', PUSH);
+    clock.advance(299);
     expect((await s.follow('POST', c.body._links.poll.href)).body.factorResult).toBe('WAITING');
-    await sleep(330);
+    clock.advance(1);
     const cancelled = await s.follow('POST', c.body._links.poll.href);
     expect(cancelled.body).toMatchObject({ factorResult: 'CANCELLED', expiresAt: c.body._embedded.activation.expiresAt });
     expect(cancelled.body._links.activate.href).toMatch(/\/lifecycle\/activate$/);

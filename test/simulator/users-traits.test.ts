@@ -8,7 +8,7 @@
 import { describe, expect, test } from 'vitest';
 import { loadUsersCsv } from '../../src/simulator/directory.js';
 import { InputFileError } from '../../src/errors.js';
-import { csvFile, sim, sleep, thrown } from './helpers.js';
+import { csvFile, manualClock, sim, sleep, thrown } from './helpers.js';
 
 const PUSH = { factorType: 'push', provider: 'OKTA' };
 const factors = (id: string) => `/api/v1/users/${id}/factors`;
@@ -74,7 +74,9 @@ describe('traits', () => {
 
   test('provisioning:<ms>: enrolls answer 409 E0000112 until <ms> after the start, then work', async () => {
     const file = csvFile('id,login,traits\n00uPROV0000000000001,new@example.com,provisioning:600\n');
-    const s = await sim({ usersCsv: file });
+    const clock = manualClock(1_700_000_000_000);
+    const s = await sim({ usersCsv: file, clock });
+    clock.advance(599);
     const early = await s.call('POST', factors('00uPROV0000000000001'), PUSH);
     expect(early.status).toBe(409);
     expect(early.body).toMatchObject({
@@ -82,7 +84,7 @@ describe('traits', () => {
       errorSummary: 'Cannot update this user because they are still being activated. Please try again in a few minutes.',
     });
     expect(s.sim.factors()).toHaveLength(0);
-    await sleep(630);
+    clock.advance(1);
     expect((await s.call('POST', factors('00uPROV0000000000001'), PUSH)).status).toBe(200);
   });
 
