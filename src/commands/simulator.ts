@@ -38,7 +38,28 @@ export interface SimulatorFlags {
   oauthTokenTtlMs?: string;
   oauthDpop?: boolean;
   oauthRateLimit?: string;
+  listShape?: string;
+  restartShape?: string;
+  pollLink?: string;
+  logDebugData?: string;
+  logTargets?: string;
+  refuseFactor?: string[];
+  readOnly?: boolean;
+  strictBodies?: boolean;
+  oieBundle?: boolean;
+  hugeBodyBytes?: string;
+  hugeBodyCount?: string;
+  hugeBodyRate?: string;
+  absurdReset?: string;
+  echoToken?: boolean;
+  duplicateRateLimitHeaders?: boolean;
+  clockOffsetMs?: string;
 }
+
+type SwitchFlag = 'oauthDpop' | 'readOnly' | 'strictBodies' | 'oieBundle' | 'echoToken' | 'duplicateRateLimitHeaders';
+type StringFlag = Exclude<keyof SimulatorFlags, SwitchFlag | 'refuseFactor'>;
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
 export function register(program: Command): void {
   program
@@ -55,7 +76,7 @@ export function register(program: Command): void {
     .option('--groups-rate-limit <n>', 'requests per window for /api/v1/groups (default: --rate-limit)')
     .option('--logs-rate-limit <n>', 'requests per window for /api/v1/logs', '60')
     .option('--concurrency-limit <n>', 'simultaneous requests before 429 with X-Rate-Limit-Limit: 0', '75')
-    .option('--users-csv <file>', 'directory: id,login[,activation][,group][,email][,phone]')
+    .option('--users-csv <file>', 'directory: id,login[,activation][,group][,email][,phone][,status][,timezone][,traits][,factors] (see docs/simulator.md)')
     .option('--groups-csv <file>', 'group names: id,name')
     .option('--users <n>', 'generated users (user0001@example.com …) when no --users-csv', '100')
     .option('--activate-ratio <x>', 'share of users without an activation column who scan', '0.8')
@@ -75,6 +96,22 @@ export function register(program: Command): void {
     .option('--oauth-token-ttl-ms <ms>', 'access token lifetime', '3600000')
     .option('--oauth-dpop', 'require DPoP proofs and nonces on token and API requests')
     .option('--oauth-rate-limit <n>', 'token requests per window (default: --rate-limit)')
+    .option('--list-shape <shape>', 'how lists and GET show a push that is not active: expired | pending-next | pending-activate', 'expired')
+    .option('--restart-shape <shape>', 'what lifecycle/activate answers for a push: factor | activation (the Push Factor Activation object alone)', 'factor')
+    .option('--poll-link <link>', 'the enroll answer\'s poll link: poll (…/lifecycle/activate/poll) | activate (…/lifecycle/activate)', 'poll')
+    .option('--log-debug-data <on|off>', 'activation events carry debugContext.debugData.factor', 'on')
+    .option('--log-targets <targets>', 'activation events\' targets: user+enrollment | user', 'user+enrollment')
+    .option('--refuse-factor <type>', 'the Multifactor policy refuses enrolls of this factor type (repeatable)', collect)
+    .option('--read-only', 'read-only mode: POST/PUT/DELETE under /api/v1 answer 503 E0000010')
+    .option('--strict-bodies', 'properties the spec does not define answer 400 E0000003; JSON under another Content-Type 415')
+    .option('--oie-bundle', 'Identity Engine: a push enroll also enrolls totp and signed_nonce; deleting one Okta Verify factor deletes all')
+    .option('--huge-body-bytes <n>', 'pad answers to factor calls with whitespace to this many bytes (0: off)')
+    .option('--huge-body-count <n>', 'with --huge-body-bytes: only the next N factor answers')
+    .option('--huge-body-rate <x>', 'with --huge-body-bytes: this share of factor answers')
+    .option('--absurd-reset <n>', 'the next N factor requests get 429 with X-Rate-Limit-Reset ten years ahead', '0')
+    .option('--echo-token', 'error summaries echo the first 16 characters of the Authorization credential')
+    .option('--duplicate-rate-limit-headers', 'send each X-Rate-Limit-* header twice, the second more generous')
+    .option('--clock-offset-ms <ms>', 'the org\'s clock minus real time (Date, created, expiresAt, published, X-Rate-Limit-Reset)', '0')
     .action(async (flags: SimulatorFlags) => {
       await simulatorCommand(flags);
     });
@@ -87,7 +124,6 @@ export async function optionsFromFlags(flags: SimulatorFlags): Promise<Partial<S
   const { ConfigError } = await import('../errors.js');
   const { resolveOptions } = await import('../simulator/index.js');
   const problems: string[] = [];
-  type StringFlag = Exclude<keyof SimulatorFlags, 'oauthDpop'>;
   const num = (name: StringFlag, flag: string): number | undefined => {
     FLAG_OF[name] = flag;
     const raw = flags[name];
@@ -121,6 +157,13 @@ export async function optionsFromFlags(flags: SimulatorFlags): Promise<Partial<S
     }
   }
   const oauthScopes = flags.oauthScopes === undefined ? undefined : flags.oauthScopes.split(/[\s,]+/).filter(Boolean);
+  let logDebugData: boolean | undefined;
+  if (flags.logDebugData !== undefined) {
+    const v = flags.logDebugData.trim().toLowerCase();
+    if (v === 'on' || v === 'off') logDebugData = v === 'on';
+    else problems.push(`--log-debug-data: expected on or off, got \`${flags.logDebugData}\``);
+  }
+  const on = (v: boolean | undefined): true | undefined => (v === true ? true : undefined);
   const partial: Partial<SimulatorOptions> = {
     dialect: flags.dialect as SimulatorOptions['dialect'],
     host: flags.host,
@@ -151,8 +194,24 @@ export async function optionsFromFlags(flags: SimulatorFlags): Promise<Partial<S
     oauthPublicKey,
     oauthScopes,
     oauthTokenTtlMs: num('oauthTokenTtlMs', '--oauth-token-ttl-ms'),
-    oauthDpop: flags.oauthDpop === true ? true : undefined,
+    oauthDpop: on(flags.oauthDpop),
     oauthRateLimit: num('oauthRateLimit', '--oauth-rate-limit'),
+    listShape: flags.listShape as SimulatorOptions['listShape'],
+    restartShape: flags.restartShape as SimulatorOptions['restartShape'],
+    pollLink: flags.pollLink as SimulatorOptions['pollLink'],
+    logDebugData,
+    logTargets: flags.logTargets as SimulatorOptions['logTargets'],
+    refuseFactorTypes: flags.refuseFactor,
+    readOnly: on(flags.readOnly),
+    strictBodies: on(flags.strictBodies),
+    oieBundle: on(flags.oieBundle),
+    hugeBodyBytes: num('hugeBodyBytes', '--huge-body-bytes'),
+    hugeBodyCount: num('hugeBodyCount', '--huge-body-count'),
+    hugeBodyRate: num('hugeBodyRate', '--huge-body-rate'),
+    absurdReset: num('absurdReset', '--absurd-reset'),
+    echoToken: on(flags.echoToken),
+    duplicateRateLimitHeaders: on(flags.duplicateRateLimitHeaders),
+    clockOffsetMs: num('clockOffsetMs', '--clock-offset-ms'),
   };
   Object.assign(FLAG_OF, {
     dialect: '--dialect',
@@ -164,6 +223,17 @@ export async function optionsFromFlags(flags: SimulatorFlags): Promise<Partial<S
     oauthPublicKey: '--oauth-public-key',
     oauthScopes: '--oauth-scopes',
     oauthDpop: '--oauth-dpop',
+    listShape: '--list-shape',
+    restartShape: '--restart-shape',
+    pollLink: '--poll-link',
+    logDebugData: '--log-debug-data',
+    logTargets: '--log-targets',
+    refuseFactorTypes: '--refuse-factor',
+    readOnly: '--read-only',
+    strictBodies: '--strict-bodies',
+    oieBundle: '--oie-bundle',
+    echoToken: '--echo-token',
+    duplicateRateLimitHeaders: '--duplicate-rate-limit-headers',
   });
   try {
     resolveOptions(partial);
@@ -190,6 +260,19 @@ export async function simulatorCommand(
     `Okta simulator (${o.dialect} dialect): ${sim.stats().users} users, ${o.rateLimit} requests per ${o.rateWindowMs} ms, ` +
       `concurrency ${o.concurrencyLimit}, on duplicate ${o.onDuplicate}; inspection at ${sim.url}/__sim/stats\n`,
   );
+  const shapes = [
+    o.listShape !== 'expired' ? `list shape ${o.listShape}` : '',
+    o.restartShape !== 'factor' ? `restart shape ${o.restartShape}` : '',
+    o.pollLink !== 'poll' ? `poll link ${o.pollLink}` : '',
+    !o.logDebugData ? 'no debugData in events' : '',
+    o.logTargets !== 'user+enrollment' ? 'event targets: the user only' : '',
+    o.refuseFactorTypes.length ? `policy refuses ${o.refuseFactorTypes.join(', ')}` : '',
+    o.readOnly ? 'read-only mode' : '',
+    o.strictBodies ? 'strict bodies' : '',
+    o.oieBundle ? 'Okta Verify bundle' : '',
+    o.clockOffsetMs ? `clock offset ${o.clockOffsetMs} ms` : '',
+  ].filter(Boolean);
+  if (shapes.length) process.stderr.write(`Org behaviour: ${shapes.join(', ')}; faults at ${sim.url}/__sim/faults\n`);
   if (o.oauthClientId) {
     process.stderr.write(
       `OAuth 2.0 service app ${o.oauthClientId}: scopes ${o.oauthScopes.join(' ')}, tokens live ${o.oauthTokenTtlMs} ms${o.oauthDpop ? ', DPoP required' : ''}\n`,

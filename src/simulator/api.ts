@@ -1,16 +1,21 @@
 /**
  * The Okta API the simulator answers: routes (path → bucket, handlers) and what each
- * handler does to the org's state. Handlers are synchronous and return an answer or
- * throw SimHttpError; the HTTP pipeline (server.ts) adds limits, faults and headers.
+ * handler does to the org's state, including what the org refuses (users the token may
+ * not change, users whose status freezes their factors, users still being activated,
+ * factor types the Multifactor policy refuses). Handlers are synchronous and return an
+ * answer or throw SimHttpError; the HTTP pipeline (server.ts) adds limits, faults and headers.
  */
 import type { BucketName } from './rate-limits.js';
 import { SlidingLimit } from './rate-limits.js';
 import { errors, SimHttpError } from './okta-errors.js';
 import type { Directory, SimUser } from './directory.js';
-import { FactorStore, type Factor, type FactorType } from './factors.js';
+import { FactorStore, type ActivateCall, type Factor } from './factors.js';
+import { ENROLLABLE, type FactorType } from './factor-types.js';
 import { Render } from './dialects.js';
 import { parseFilter, type SystemLog } from './system-log.js';
 import type { SimulatorOptions } from './options.js';
+import type { Operation } from './strict-bodies.js';
+import { FACTOR_FROZEN_STATUSES } from './traits.js';
 import { iso } from './clock.js';
 
 export interface ApiRequest {
@@ -41,9 +46,14 @@ export interface RouteMatch {
   params: string[];
   /** OAuth scope the endpoint requires (the spec's `security`): reads need *.read, changes okta.users.manage. */
   scope: string;
+  /** The operation, for strict body checks (operations that take a body). */
+  operation?: Operation;
+  /** The factor a factor-level operation names, when it exists (strict checks depend on its type). */
+  factorType?: string;
 }
 
-const FACTOR_TYPES: FactorType[] = ['push', 'sms', 'call', 'email', 'token:software:totp'];
+/** Okta Verify's bundle: what a push enroll adds in Identity Engine when the user lacks it. */
+const BUNDLE: FactorType[] = ['token:software:totp', 'signed_nonce'];
 const PHONE = /^\+[0-9][0-9 ()-]{1,19}$/;
 // 1x1 transparent PNG: the QR code's stand-in.
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=', 'base64');
@@ -71,6 +81,12 @@ function timeParam(q: URLSearchParams, name: string): number | undefined {
   return ms;
 }
 
+/** The type of the factor a path names, when it exists (for strict body checks). */
+function factorTypeOf(store: FactorStore, factorId: string): { factorType?: string } {
+  const f = store.get(factorId);
+  return f ? { factorType: f.factorType } : {};
+}
+
 /** listFactors / getFactor / users lookup: okta.users.read; enroll, activate, poll, send, delete: okta.users.manage; groups, logs: their read scopes. */
 function scopeFor(method: string, bucket: BucketName): string {
   if (bucket === 'groups') return 'okta.groups.read';
@@ -90,7 +106,7 @@ export class OktaApi {
     readonly store: FactorStore,
     readonly log: SystemLog,
   ) {
-    this.render = new Render(opts.dialect, base);
+    this.render = new Render(opts.dialect, base, opts);
     this.attempts = new SlidingLimit(opts.activationAttemptLimit, opts.activationAttemptWindowMs);
     this.sms = new SlidingLimit(1, Math.max(1, opts.smsIntervalMs));
   }
@@ -108,28 +124,31 @@ export class OktaApi {
       }
     });
     const n = p.length;
-    const route = (key: string, bucket: BucketName, handlers: Record<string, Handler>, params: string[]): RouteMatch => ({
+    const route = (key: string, bucket: BucketName, handlers: Record<string, Handler>, params: string[], operation?: Operation): RouteMatch => ({
       key: `${method} ${key}`,
       bucket,
       handler: handlers[method],
       allow: Object.keys(handlers),
       params,
       scope: scopeFor(method, bucket),
+      ...(operation && method === 'POST' ? { operation } : {}),
+      ...(params[1] ? factorTypeOf(this.store, params[1]) : {}),
     });
     if (p[0] === 'users' && n >= 2 && p[1]) {
       const u = p[1];
       if (n === 2) return route('/api/v1/users/{idOrLogin}', 'users', { GET: this.getUser }, [u]);
       if (p[2] !== 'factors') return undefined;
-      if (n === 3) return route('/api/v1/users/{userId}/factors', 'factors', { GET: this.listFactors, POST: this.enroll }, [u]);
+      if (n === 3) return route('/api/v1/users/{userId}/factors', 'factors', { GET: this.listFactors, POST: this.enroll }, [u], 'enrollFactor');
       const f = p[3]!;
       const base = '/api/v1/users/{userId}/factors/{factorId}';
       if (n === 4) return route(base, 'factors', { GET: this.getFactor, DELETE: this.deleteFactor }, [u, f]);
-      if (n === 6 && p[4] === 'lifecycle' && p[5] === 'activate') return route(`${base}/lifecycle/activate`, 'factors', { POST: this.activate }, [u, f]);
+      if (n === 6 && p[4] === 'lifecycle' && p[5] === 'activate') return route(`${base}/lifecycle/activate`, 'factors', { POST: this.activate }, [u, f], 'activateFactor');
       if (this.opts.dialect === 'okta' && n === 7 && p[4] === 'lifecycle' && p[5] === 'activate') {
-        if (p[6] === 'poll') return route(`${base}/lifecycle/activate/poll`, 'factors', { POST: this.poll }, [u, f]);
+        if (p[6] === 'poll') return route(`${base}/lifecycle/activate/poll`, 'factors', { POST: this.poll }, [u, f], 'pollActivation');
         if (p[6] === 'email' || p[6] === 'sms') {
           const channel = p[6];
-          return route(`${base}/lifecycle/activate/${channel}`, 'factors', { POST: (r) => this.send(r, channel) }, [u, f]);
+          const op = channel === 'email' ? 'sendActivationEmail' : 'sendActivationSms';
+          return route(`${base}/lifecycle/activate/${channel}`, 'factors', { POST: (r) => this.send(r, channel) }, [u, f], op);
         }
       }
       if (n === 6 && p[4] === 'qr') return route(`${base}/qr/{token}`, 'factors', { GET: this.qr }, [u, f, p[5]!]);
@@ -161,6 +180,23 @@ export class OktaApi {
 
   private enrollError(...causes: string[]): SimHttpError {
     return new SimHttpError(400, 'E0000001', 'Api validation failed: factorEnrollRequest', causes);
+  }
+
+  /**
+   * What the org checks before changing a user's factors: the token may change this user
+   * (403 E0000006), the user's status allows it (403 E0000038), and for an enroll, the
+   * user is no longer being activated (409 E0000112).
+   */
+  private mayChangeFactors(user: SimUser, now: number, enroll = false): void {
+    if (user.traits.protected) throw errors.forbidden();
+    if (FACTOR_FROZEN_STATUSES.includes(user.status)) throw errors.userStatus();
+    const p = user.traits.provisioningMs;
+    if (enroll && p !== undefined && now < this.store.startedAt + p) throw errors.userActivating();
+  }
+
+  /** lifecycle/activate on a push answers the ACTIVE factor (200) when it may be a poll link, else 400 as today. */
+  private get activateAnswersActive(): boolean {
+    return this.opts.pollLink === 'activate' || this.opts.restartShape === 'activation';
   }
 
   // ---- users, groups, logs --------------------------------------------------------------
@@ -234,18 +270,19 @@ export class OktaApi {
 
   private listFactors: Handler = (r) => {
     this.user(r.params[0]!);
-    const body = this.store.ofUser(r.params[0]!).map((f) => this.render.factor(f, this.store.isExpired(f, r.now)));
+    const body = this.store.ofUser(r.params[0]!).map((f) => this.render.factor(f, this.store.result(f, r.now)));
     return { status: 200, body };
   };
 
   private getFactor: Handler = (r) => {
     const f = this.factorOf(r.params[0]!, r.params[1]!);
-    return { status: 200, body: this.render.factor(f, this.store.isExpired(f, r.now)) };
+    return { status: 200, body: this.render.factor(f, this.store.result(f, r.now)) };
   };
 
   private deleteFactor: Handler = (r) => {
     const f = this.factorOf(r.params[0]!, r.params[1]!);
-    this.store.remove(f);
+    this.mayChangeFactors(this.user(f.userId), r.now);
+    this.store.unenroll(f, this.opts.oieBundle);
     return { status: 204 };
   };
 
@@ -255,10 +292,13 @@ export class OktaApi {
     const body = r.body as Record<string, unknown>;
     const factorType = str(body.factorType);
     if (!factorType) throw this.enrollError('factorType: The field cannot be left blank.');
-    if (!(FACTOR_TYPES as string[]).includes(factorType)) {
-      throw this.enrollError(`factorType: expected one of ${FACTOR_TYPES.join(', ')}, got "${factorType}".`);
+    if (!(ENROLLABLE as string[]).includes(factorType)) {
+      throw this.enrollError(`factorType: expected one of ${ENROLLABLE.join(', ')}, got "${factorType}".`);
     }
     const type = factorType as FactorType;
+    this.mayChangeFactors(user, r.now, true);
+    const refused = this.opts.refuseFactorTypes;
+    if (refused.includes(type)) throw errors.policyRefused();
     const seedPush = this.opts.dialect === 'seed' && type === 'push';
     let provider = str(body.provider) || 'OKTA';
     if (seedPush) {
@@ -295,14 +335,19 @@ export class OktaApi {
 
     const f = this.store.create(user, type, provider, profile, r.now);
     if (r.query.get('activate') === 'true' && (type === 'sms' || type === 'call' || type === 'email')) this.store.activate(f, r.now);
-    const answer = this.render.factor(f, false, true);
+    if (this.opts.oieBundle && type === 'push' && provider === 'OKTA') {
+      const held = new Set(this.store.ofUser(user.id).map((x) => x.factorType));
+      for (const t of BUNDLE) if (!held.has(t) && !refused.includes(t)) this.store.addBundled(user, f, t, r.now);
+    }
+    const answer = this.render.factor(f, this.store.result(f, r.now), true);
     if (seedPush) return { status: 301, body: answer, headers: { Location: this.render.factorHref(f) } };
     return { status: 200, body: answer };
   };
 
   private activate: Handler = (r) => {
     const f = this.factorOf(r.params[0]!, r.params[1]!);
-    const record = (result: 'restarted' | 'waiting' | 'activated' | 'already-active' | 'rate-limited' | 'invalid') =>
+    this.mayChangeFactors(this.user(f.userId), r.now);
+    const record = (result: ActivateCall['result']) =>
       this.store.activateCalls.push({ userId: f.userId, factorId: f.id, at: iso(r.now), atMs: r.now, attempt: f.attempt?.n ?? 0, result });
     if (!this.attempts.tryTake(f.id, r.now)) {
       record('rate-limited');
@@ -310,16 +355,25 @@ export class OktaApi {
     }
     if (f.status === 'ACTIVE') {
       record('already-active');
+      if (f.factorType === 'push' && this.activateAnswersActive) return { status: 200, body: this.render.activation(f, undefined) };
       throw new SimHttpError(400, 'E0000001', 'Api validation failed: factor', ['The factor is already active.']);
     }
     if (f.factorType === 'push') {
-      if (this.store.isExpired(f, r.now)) {
+      let result = this.store.result(f, r.now);
+      if (result === 'TIMEOUT') {
         this.store.startAttempt(f, this.user(f.userId), r.now);
+        result = 'WAITING';
         record('restarted');
       } else {
-        record('waiting');
+        // A valid activation is not restarted: the same expiresAt, and the call still counts toward the limit.
+        record(result === 'CANCELLED' ? 'cancelled' : result === 'ERROR' ? 'error' : 'waiting');
       }
-      return { status: 200, body: this.render.factor(f, false, true) };
+      const body = this.opts.restartShape === 'activation' ? this.render.activation(f, result) : this.render.factor(f, result, true);
+      return { status: 200, body };
+    }
+    if (f.factorType === 'signed_nonce') {
+      record('invalid');
+      throw new SimHttpError(400, 'E0000001', 'Api validation failed: factor', ['Okta FastPass (signed_nonce) cannot be activated through the Factors API.']);
     }
     const passCode = str(obj(r.body).passCode);
     if (!passCode) {
@@ -328,21 +382,24 @@ export class OktaApi {
     }
     this.store.activate(f, r.now);
     record('activated');
-    return { status: 200, body: this.render.factor(f, false) };
+    return { status: 200, body: this.render.factor(f, undefined) };
   };
 
   private poll: Handler = (r) => {
     const f = this.factorOf(r.params[0]!, r.params[1]!);
     if (f.factorType !== 'push') throw errors.pathNotFound(`/api/v1/users/${f.userId}/factors/${f.id}/lifecycle/activate/poll`);
-    return { status: 200, body: this.render.poll(f, this.store.isExpired(f, r.now)) };
+    return { status: 200, body: this.render.poll(f, this.store.result(f, r.now)) };
   };
 
   private send(r: ApiRequest, channel: 'email' | 'sms'): ApiAnswer {
     const f = this.factorOf(r.params[0]!, r.params[1]!);
     const user = this.user(f.userId);
     if (f.factorType !== 'push') throw errors.pathNotFound(`/api/v1/users/${f.userId}/factors/${f.id}/lifecycle/activate/${channel}`);
+    this.mayChangeFactors(user, r.now);
     if (f.status === 'ACTIVE') throw new SimHttpError(400, 'E0000001', 'Api validation failed: factor', ['The factor is already active.']);
-    if (this.store.isExpired(f, r.now)) throw new SimHttpError(400, 'E0000001', 'Api validation failed: factor', ['The activation has expired; restart it with the activate link.']);
+    const result = this.store.result(f, r.now);
+    if (result === 'TIMEOUT') throw new SimHttpError(400, 'E0000001', 'Api validation failed: factor', ['The activation has expired; restart it with the activate link.']);
+    if (result !== 'WAITING') throw new SimHttpError(400, 'E0000001', 'Api validation failed: factor', [`The activation ended (${result}).`]);
     let to: string | undefined;
     if (channel === 'email') {
       to = user.email;
@@ -355,14 +412,14 @@ export class OktaApi {
     }
     this.store.deliveries.push({ userId: f.userId, factorId: f.id, channel, at: iso(r.now), atMs: r.now, to });
     this.store.delivered(f, r.now);
-    return { status: 200, body: this.render.factor(f, false, true) };
+    return { status: 200, body: this.render.factor(f, result, true) };
   }
 
   private qr: Handler = (r) => {
     const f = this.factorOf(r.params[0]!, r.params[1]!);
     const token = r.params[2]!;
     const live =
-      (f.attempt && f.attempt.qrToken === token && f.status === 'PENDING_ACTIVATION' && !this.store.isExpired(f, r.now)) ||
+      (f.attempt && f.attempt.qrToken === token && this.store.result(f, r.now) === 'WAITING') ||
       (f.sharedSecret !== undefined && token === `00${f.sharedSecret}` && f.status === 'PENDING_ACTIVATION');
     if (!live) throw errors.pathNotFound(`/api/v1/users/${f.userId}/factors/${f.id}/qr/…`);
     return { status: 200, raw: { contentType: 'image/png', data: PNG } };

@@ -2,18 +2,28 @@
  * The simulated org's people: users (from `--users-csv` or generated), how each one
  * behaves when asked to scan a QR code, and groups.
  *
- * Users file columns: id, login (required); activation, group, email, phone (optional).
+ * Users file columns: id, login (required); activation, group, email, phone, status,
+ * timezone, traits, factors (optional; the last four are described in traits.ts).
  * `activation`: one entry per activation attempt, `;`-separated, the last one repeating:
  *   never               the user never scans (the activation expires)
  *   <ms>                the user scans <ms> after the attempt started
  *   after-delivery:<ms> the user scans <ms> after an activation link was sent to them
+ *   cancel:<ms>         at <ms> the activation's factorResult becomes CANCELLED
+ *   error:<ms>          at <ms> the activation's factorResult becomes ERROR
  */
 import { readFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
 import { InputFileError } from '../errors.js';
 import { seededRandom, oktaId } from './random.js';
+import { isProblem, noTraits, parseFactorList, parseStatus, parseTimezone, parseTraits, type Problem, type UserStatus, type UserTraits } from './traits.js';
+import type { FactorType } from './factor-types.js';
 
-export type ActivationStep = { kind: 'never' } | { kind: 'delay'; ms: number } | { kind: 'afterDelivery'; ms: number };
+export type ActivationStep =
+  | { kind: 'never' }
+  | { kind: 'delay'; ms: number }
+  | { kind: 'afterDelivery'; ms: number }
+  | { kind: 'cancel'; ms: number }
+  | { kind: 'error'; ms: number };
 
 export interface SimUser {
   id: string;
@@ -26,6 +36,12 @@ export interface SimUser {
   activation?: ActivationStep[];
   groups: string[];
   created: number;
+  status: UserStatus;
+  /** profile.timezone (IANA). */
+  timezone?: string;
+  traits: UserTraits;
+  /** Factors the user already holds (ACTIVE) when the simulator starts. */
+  existingFactors: FactorType[];
 }
 
 export interface SimGroup {
@@ -72,7 +88,8 @@ export class Directory {
   }
 }
 
-const STEP_HELP = '"never", a delay in ms, or "after-delivery:<ms>"';
+const STEP_HELP = '"never", a delay in ms, "after-delivery:<ms>", "cancel:<ms>" or "error:<ms>"';
+const TIMED_STEPS: Record<string, 'afterDelivery' | 'cancel' | 'error'> = { 'after-delivery': 'afterDelivery', cancel: 'cancel', error: 'error' };
 
 export function parseActivation(text: string): ActivationStep[] | string {
   const steps: ActivationStep[] = [];
@@ -83,9 +100,9 @@ export function parseActivation(text: string): ActivationStep[] | string {
     } else if (/^\d+$/.test(entry)) {
       steps.push({ kind: 'delay', ms: Number(entry) });
     } else {
-      const m = /^after-delivery:(\d+)$/i.exec(entry);
+      const m = /^(after-delivery|cancel|error):(\d+)$/i.exec(entry);
       if (!m) return `expected each entry to be ${STEP_HELP}, got "${entry}"`;
-      steps.push({ kind: 'afterDelivery', ms: Number(m[1]) });
+      steps.push({ kind: TIMED_STEPS[m[1]!.toLowerCase()]!, ms: Number(m[2]) });
     }
   }
   return steps;
@@ -137,6 +154,15 @@ export function loadUsersCsv(file: string, now: number): SimUser[] {
       if (typeof parsed === 'string') problems.push(`line ${line}: column \`activation\`: ${parsed}`);
       else activation = parsed;
     }
+    const cell = <T>(column: string, parsed: T | Problem, fallback: T): T => {
+      if (!isProblem(parsed)) return parsed;
+      problems.push(`line ${line}: column \`${column}\`: ${parsed.problem}`);
+      return fallback;
+    };
+    const status = record.status ? cell<UserStatus>('status', parseStatus(record.status), 'ACTIVE') : 'ACTIVE';
+    const timezone = record.timezone ? cell<string | undefined>('timezone', parseTimezone(record.timezone), undefined) : undefined;
+    const traits = record.traits ? cell('traits', parseTraits(record.traits), noTraits()) : noTraits();
+    const existingFactors = record.factors ? cell<FactorType[]>('factors', parseFactorList(record.factors), []) : [];
     const groups = (record.group ?? '').split(';').map((g) => g.trim()).filter(Boolean);
     const [firstName, lastName] = login.split('@')[0]!.split(/[._-]/);
     users.push({
@@ -149,6 +175,10 @@ export function loadUsersCsv(file: string, now: number): SimUser[] {
       ...(activation ? { activation } : {}),
       groups,
       created: now,
+      status,
+      ...(timezone ? { timezone } : {}),
+      traits,
+      existingFactors,
     });
   }
   if (problems.length) {
@@ -186,6 +216,9 @@ export function generateUsers(count: number, seed: number, now: number): SimUser
       lastName: n,
       groups: [],
       created: now,
+      status: 'ACTIVE',
+      traits: noTraits(),
+      existingFactors: [],
     });
   }
   return users;

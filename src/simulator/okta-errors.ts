@@ -1,6 +1,7 @@
 /**
  * Okta's error object ({errorCode, errorSummary, errorLink, errorId, errorCauses}) and
- * the answers the simulator gives with it. Only errorCode should drive a client.
+ * the answers the simulator gives with it, their summaries as Okta's error catalog
+ * (error-codes.json) words them. Only errorCode should drive a client.
  */
 import type { Random } from './random.js';
 import { alphanumeric } from './random.js';
@@ -53,4 +54,14 @@ export const errors = {
   tooLarge: () => new SimHttpError(413, 'E0000001', 'Api validation failed: body', ['The request body is too large.']),
   internal: () => new SimHttpError(500, 'E0000009', 'Internal Server Error'),
   unavailable: () => new SimHttpError(503, 'E0000009', 'Service Unavailable'),
+  /** A user the token may not change: a super admin only a super admin may change, or a user outside the admin's groups. */
+  forbidden: () => new SimHttpError(403, 'E0000006', 'You do not have permission to perform the requested action'),
+  userStatus: () => new SimHttpError(403, 'E0000038', "This operation is not allowed in the user's current status."),
+  userActivating: () => new SimHttpError(409, 'E0000112', 'Cannot update this user because they are still being activated. Please try again in a few minutes.'),
+  readOnly: () => new SimHttpError(503, 'E0000010', 'Service is in read only mode'),
+  malformedBody: (causes: string[]) => new SimHttpError(400, 'E0000003', 'The request body was not well-formed.', causes),
+  /** The catalog's "Unsupported media type" (it lists the code with status 404); answered with 415. */
+  unsupportedMediaType: (contentType: string | undefined) =>
+    new SimHttpError(415, 'E0000012', 'Unsupported media type', [`Content-Type: expected application/json, got ${contentType ? `"${contentType}"` : 'none'}`]),
+  policyRefused: () => new SimHttpError(400, 'E0000001', 'Api validation failed: factorEnrollRequest', ['Factor not allowed for the user based on the Multifactor policy']),
 };

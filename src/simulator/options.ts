@@ -1,18 +1,30 @@
 /**
  * The simulator's options: defaults (Okta's real numbers, in milliseconds so tests can
- * scale time down), and one validation pass that lists every problem at once.
+ * scale time down; today's answer shapes), and one validation pass that lists every
+ * problem at once.
  */
 import { ConfigError } from '../errors.js';
 import type { Clock } from './clock.js';
+import { defaultFaults, faultProblems, type FaultSettings } from './faults.js';
+import { FACTOR_TYPES, isFactorType } from './factor-types.js';
 import { ALL_SCOPES, readPublicKey } from './oauth.js';
+import { isInt, isRatio, problemList } from './validate.js';
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
 
 export type Dialect = 'okta' | 'seed';
 export type OnDuplicate = 'reject' | 'replace' | 'allow';
+/** How GET …/factors and GET …/factors/{id} show a push factor that is not active. */
+export type ListShape = 'expired' | 'pending-next' | 'pending-activate';
+/** What POST …/lifecycle/activate answers for a push factor. */
+export type RestartShape = 'factor' | 'activation';
+/** Where the enroll answer's `_links.poll` points. */
+export type PollLink = 'poll' | 'activate';
+/** The `target` list of user.mfa.factor.activate events. */
+export type LogTargets = 'user' | 'user+enrollment';
 
-export interface SimulatorOptions {
+export interface SimulatorOptions extends FaultSettings {
   /** `okta`: today's Management API (200, _embedded.activation, POST poll). `seed`: the seed document (301, GET poll). */
   dialect: Dialect;
   port: number;
@@ -49,11 +61,6 @@ export interface SimulatorOptions {
   activationAttemptWindowMs: number;
   /** One activation SMS per phone number per interval (Okta: 30 s). */
   smsIntervalMs: number;
-  latencyMs: number | [number, number];
-  /** Share of API requests answered 500/503 without being processed. */
-  errorRate: number;
-  /** Share of API requests processed and then answered by a destroyed connection. */
-  resetRate: number;
   seed: number;
   /** Base URL written into Location, _links and Link headers. Default: the simulator's own origin. */
   linkBase?: string;
@@ -73,10 +80,34 @@ export interface SimulatorOptions {
   oauthDpop: boolean;
   /** Budget per window of POST /oauth2/v1/token. Default: rateLimit. */
   oauthRateLimit?: number;
+  /**
+   * `expired` (today): a push whose activation expired is listed EXPIRED with an activate link,
+   * a waiting one PENDING_ACTIVATION with a poll link. `pending-next` / `pending-activate`: every
+   * push that is not active is listed PENDING_ACTIVATION with `_links.next` (name activate) /
+   * `_links.activate`, no poll link, no _embedded; expiry shows only when polling or activating.
+   */
+  listShape: ListShape;
+  /** `factor` (today): activate answers the factor with _embedded.activation. `activation`: the Push Factor Activation object alone. */
+  restartShape: RestartShape;
+  /** `poll` (the spec): the enroll answer's poll link is …/lifecycle/activate/poll. `activate`: …/lifecycle/activate itself. */
+  pollLink: PollLink;
+  /** Activation events carry debugContext.debugData.factor (the factorType). */
+  logDebugData: boolean;
+  /** Activation events' targets: the User and an AuthenticatorEnrollment (the factor), or the User only. */
+  logTargets: LogTargets;
+  /** Factor types the org's Multifactor policy refuses: their enrolls answer 400 E0000001 and create nothing. */
+  refuseFactorTypes: string[];
+  /** Read-only mode: POST/PUT/DELETE under /api/v1 answer 503 E0000010 (changeable at run time). */
+  readOnly: boolean;
+  /** Bodies with properties the spec does not define answer 400 E0000003; JSON without Content-Type application/json 415. */
+  strictBodies: boolean;
+  /** Identity Engine's Okta Verify bundle: enrolling push also enrolls totp and signed_nonce; deleting one deletes all. */
+  oieBundle: boolean;
 }
 
 export function defaultOptions(): SimulatorOptions {
   return {
+    ...defaultFaults(),
     dialect: 'okta',
     port: 0,
     host: '127.0.0.1',
@@ -90,37 +121,28 @@ export function defaultOptions(): SimulatorOptions {
     activationAttemptLimit: 5,
     activationAttemptWindowMs: 5 * MINUTE,
     smsIntervalMs: 30 * SECOND,
-    latencyMs: 0,
-    errorRate: 0,
-    resetRate: 0,
     seed: 1,
     requestLogSize: 1000,
     oauthScopes: [...ALL_SCOPES],
     oauthTokenTtlMs: 60 * MINUTE,
     oauthDpop: false,
+    listShape: 'expired',
+    restartShape: 'factor',
+    pollLink: 'poll',
+    logDebugData: true,
+    logTargets: 'user+enrollment',
+    refuseFactorTypes: [],
+    readOnly: false,
+    strictBodies: false,
+    oieBundle: false,
   };
-}
-
-function isInt(v: unknown, min: number): boolean {
-  return typeof v === 'number' && Number.isInteger(v) && v >= min;
-}
-
-function isRatio(v: unknown): boolean {
-  return typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= 1;
-}
-
-function show(v: unknown): string {
-  return `\`${Array.isArray(v) ? JSON.stringify(v) : String(v)}\``;
 }
 
 /** Defaults, then `partial`; throws ConfigError listing every invalid option. */
 export function resolveOptions(partial: Partial<SimulatorOptions> = {}): SimulatorOptions {
   const defined = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined));
   const o: SimulatorOptions = { ...defaultOptions(), ...defined };
-  const problems: string[] = [];
-  const need = (ok: boolean, name: string, expected: string, got: unknown): void => {
-    if (!ok) problems.push(`Expected \`${name}\` to be ${expected}, got ${show(got)}`);
-  };
+  const { problems, need } = problemList();
   need(o.dialect === 'okta' || o.dialect === 'seed', 'dialect', '"okta" or "seed"', o.dialect);
   need(['reject', 'replace', 'allow'].includes(o.onDuplicate), 'onDuplicate', '"reject", "replace" or "allow"', o.onDuplicate);
   need(isInt(o.port, 0) && o.port <= 65535, 'port', 'an integer from 0 to 65535', o.port);
@@ -140,14 +162,7 @@ export function resolveOptions(partial: Partial<SimulatorOptions> = {}): Simulat
   need(isInt(o.activationAttemptLimit, 1), 'activationAttemptLimit', 'an integer >= 1', o.activationAttemptLimit);
   need(isInt(o.activationAttemptWindowMs, 1), 'activationAttemptWindowMs', 'an integer >= 1', o.activationAttemptWindowMs);
   need(isInt(o.smsIntervalMs, 0), 'smsIntervalMs', 'an integer >= 0', o.smsIntervalMs);
-  if (Array.isArray(o.latencyMs)) {
-    const [lmin, lmax] = o.latencyMs;
-    need(isInt(lmin, 0) && isInt(lmax, 0) && lmin <= lmax, 'latencyMs', 'an integer >= 0 or a range [min, max]', o.latencyMs);
-  } else {
-    need(isInt(o.latencyMs, 0), 'latencyMs', 'an integer >= 0 or a range [min, max]', o.latencyMs);
-  }
-  need(isRatio(o.errorRate), 'errorRate', 'a number from 0 to 1', o.errorRate);
-  need(isRatio(o.resetRate), 'resetRate', 'a number from 0 to 1', o.resetRate);
+  problems.push(...faultProblems(o));
   need(isInt(o.seed, 0), 'seed', 'an integer >= 0', o.seed);
   need(isInt(o.requestLogSize, 0), 'requestLogSize', 'an integer >= 0', o.requestLogSize);
   if (o.linkBase !== undefined) {
@@ -182,6 +197,23 @@ export function resolveOptions(partial: Partial<SimulatorOptions> = {}): Simulat
   need(typeof o.oauthDpop === 'boolean', 'oauthDpop', 'true or false', o.oauthDpop);
   need(!o.oauthDpop || o.oauthClientId !== undefined, 'oauthDpop', 'set only with oauthClientId and oauthPublicKey', o.oauthDpop);
   need(o.oauthRateLimit === undefined || isInt(o.oauthRateLimit, 1), 'oauthRateLimit', 'an integer >= 1', o.oauthRateLimit);
+  need(['expired', 'pending-next', 'pending-activate'].includes(o.listShape), 'listShape', '"expired", "pending-next" or "pending-activate"', o.listShape);
+  need(['factor', 'activation'].includes(o.restartShape), 'restartShape', '"factor" or "activation"', o.restartShape);
+  need(['poll', 'activate'].includes(o.pollLink), 'pollLink', '"poll" or "activate"', o.pollLink);
+  if (o.dialect === 'seed') {
+    // The seed document polls by GET on the factor: these shapes are today's dialect's.
+    need(o.listShape === 'expired', 'listShape', '"expired" with dialect "seed" (the other shapes are the okta dialect\'s)', o.listShape);
+    need(o.restartShape === 'factor', 'restartShape', '"factor" with dialect "seed" (the other shape is the okta dialect\'s)', o.restartShape);
+    need(o.pollLink === 'poll', 'pollLink', '"poll" with dialect "seed" (the other link is the okta dialect\'s)', o.pollLink);
+  }
+  need(typeof o.logDebugData === 'boolean', 'logDebugData', 'true or false', o.logDebugData);
+  need(o.logTargets === 'user' || o.logTargets === 'user+enrollment', 'logTargets', '"user" or "user+enrollment"', o.logTargets);
+  if (!Array.isArray(o.refuseFactorTypes)) {
+    need(false, 'refuseFactorTypes', 'a list of factor types', o.refuseFactorTypes);
+  } else {
+    for (const t of o.refuseFactorTypes) need(isFactorType(t), 'refuseFactorTypes', `factor types among ${FACTOR_TYPES.join(', ')}`, t);
+  }
+  for (const k of ['readOnly', 'strictBodies', 'oieBundle'] as const) need(typeof o[k] === 'boolean', k, 'true or false', o[k]);
   if (problems.length) throw new ConfigError(problems);
   if (o.linkBase) o.linkBase = o.linkBase.replace(/\/+$/, '');
   return o;

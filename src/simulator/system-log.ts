@@ -4,11 +4,23 @@
  * without `until` a query is a polling query whose answer always carries a `next`
  * link (even when empty); with `until` `next` appears only when more events remain.
  * `filter` supports `<field> eq "<value>"` joined by `and` / `or` and parentheses.
+ * Events: user.mfa.factor.activate (any factor, with or without debugData.factor and
+ * an AuthenticatorEnrollment target, as orgs differ) and user.session.start.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { iso } from './clock.js';
 import { errors } from './okta-errors.js';
 import type { SimUser } from './directory.js';
+import { authenticatorName, type FactorType } from './factor-types.js';
+import type { LogTargets } from './options.js';
+
+export interface LogTarget {
+  id: string;
+  type: string;
+  alternateId: string;
+  displayName: string;
+  detailEntry: null;
+}
 
 export interface LogEvent {
   uuid: string;
@@ -18,10 +30,10 @@ export interface LogEvent {
   severity: 'INFO' | 'WARN' | 'ERROR' | 'DEBUG';
   legacyEventType: string;
   displayMessage: string;
-  actor: { id: string; type: string; alternateId: string; displayName: string; detailEntry: null };
+  actor: LogTarget;
   client: null;
   outcome: { result: string; reason: null };
-  target: Array<{ id: string; type: string; alternateId: string; displayName: string; detailEntry: null }>;
+  target: LogTarget[];
   transaction: { type: string; id: string; detail: Record<string, never> };
   debugContext: { debugData: Record<string, string> };
   authenticationContext: { authenticationStep: number; externalSessionId: string };
@@ -47,26 +59,75 @@ export interface LogPage {
   nextAfter?: number;
 }
 
+export interface SystemLogOptions {
+  /** Activation events carry debugContext.debugData.factor. */
+  debugData: boolean;
+  targets: LogTargets;
+}
+
+function userTarget(user: SimUser): LogTarget {
+  return { id: user.id, type: 'User', alternateId: user.login, displayName: `${user.firstName} ${user.lastName}`, detailEntry: null };
+}
+
+/** Okta's transaction ids: 27 URL-safe characters, one per request that caused the event. */
+function transactionId(): string {
+  return randomBytes(20).toString('base64url').slice(0, 27);
+}
+
 export class SystemLog {
   private readonly events: Stored[] = [];
   private seq = 0;
 
-  factorActivated(user: SimUser, factorId: string, factorType: string, at: number): LogEvent {
-    const actor = { id: user.id, type: 'User', alternateId: user.login, displayName: `${user.firstName} ${user.lastName}`, detailEntry: null };
-    const event: LogEvent = {
-      uuid: randomUUID(),
-      published: iso(at),
+  constructor(private readonly opts: SystemLogOptions = { debugData: true, targets: 'user+enrollment' }) {}
+
+  /**
+   * The user activated a factor (`debugType`: the factor as debugData names it, sms and
+   * call for the two events of one phone enrollment).
+   */
+  factorActivated(user: SimUser, factorId: string, factorType: FactorType, at: number, debugType: string = factorType): LogEvent {
+    const actor = userTarget(user);
+    const target = [{ ...actor }];
+    if (this.opts.targets === 'user+enrollment') {
+      target.push({ id: factorId, type: 'AuthenticatorEnrollment', alternateId: 'unknown', displayName: authenticatorName(factorType), detailEntry: null });
+    }
+    return this.add(at, {
       eventType: 'user.mfa.factor.activate',
-      version: '0',
-      severity: 'INFO',
       legacyEventType: 'core.user.factor.activate',
       displayMessage: 'Activate factor or authenticator',
       actor,
+      target,
+      debugData: this.opts.debugData ? { factor: debugType } : {},
+    });
+  }
+
+  /** The user signed in to Okta. */
+  sessionStarted(user: SimUser, at: number): LogEvent {
+    const actor = userTarget(user);
+    return this.add(at, {
+      eventType: 'user.session.start',
+      legacyEventType: 'core.user_auth.login_success',
+      displayMessage: 'User login to Okta',
+      actor,
+      target: [{ ...actor }],
+      debugData: { requestUri: '/idp/idx/identify' },
+    });
+  }
+
+  private add(at: number, e: Pick<LogEvent, 'eventType' | 'legacyEventType' | 'displayMessage' | 'actor' | 'target'> & { debugData: Record<string, string> }): LogEvent {
+    const event: LogEvent = {
+      uuid: randomUUID(),
+      published: iso(at),
+      eventType: e.eventType,
+      version: '0',
+      severity: 'INFO',
+      legacyEventType: e.legacyEventType,
+      displayMessage: e.displayMessage,
+      actor: e.actor,
       client: null,
       outcome: { result: 'SUCCESS', reason: null },
-      target: [{ ...actor }],
-      transaction: { type: 'WEB', id: factorId, detail: {} },
-      debugContext: { debugData: { factor: factorType, factorId } },
+      target: e.target,
+      transaction: { type: 'WEB', id: transactionId(), detail: {} },
+      debugContext: { debugData: e.debugData },
       authenticationContext: { authenticationStep: 0, externalSessionId: 'unknown' },
     };
     this.events.push({ seq: ++this.seq, publishedMs: at, event });

@@ -78,8 +78,12 @@ describe('activation lifecycle', () => {
     expect(events[0]).toMatchObject({
       eventType: 'user.mfa.factor.activate',
       actor: { id: '00uSCAN0000000000001', type: 'User', alternateId: 'scan@example.com' },
-      target: [{ id: '00uSCAN0000000000001', type: 'User', alternateId: 'scan@example.com' }],
+      target: [
+        { id: '00uSCAN0000000000001', type: 'User', alternateId: 'scan@example.com' },
+        { id: enroll.body.id, type: 'AuthenticatorEnrollment', displayName: 'Okta Verify' },
+      ],
       outcome: { result: 'SUCCESS' },
+      debugContext: { debugData: { factor: 'push' } },
     });
     expect(Date.parse(events[0]!.published) - Date.parse(enroll.body.created)).toBe(50);
   });

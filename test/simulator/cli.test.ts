@@ -10,7 +10,7 @@ import { request } from 'undici';
 import { optionsFromFlags } from '../../src/commands/simulator.js';
 import { loadUsersCsv } from '../../src/simulator/directory.js';
 import { ConfigError, InputFileError } from '../../src/errors.js';
-import { csvFile } from './helpers.js';
+import { csvFile, thrown } from './helpers.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const children: ChildProcess[] = [];
@@ -81,17 +81,69 @@ describe('bulk-enroll simulator (CLI)', () => {
     expect(await optionsFromFlags({ activateAfterMs: '10-20', latencyMs: '5' })).toMatchObject({ activateAfterMs: [10, 20], latencyMs: 5 });
   });
 
+  test('the org-behaviour and fault flags become options; their problems are named by flag', async () => {
+    const partial = await optionsFromFlags({
+      listShape: 'pending-next',
+      restartShape: 'activation',
+      pollLink: 'activate',
+      logDebugData: 'off',
+      logTargets: 'user',
+      refuseFactor: ['sms', 'email'],
+      readOnly: true,
+      strictBodies: true,
+      oieBundle: true,
+      hugeBodyBytes: '52428800',
+      hugeBodyCount: '3',
+      absurdReset: '2',
+      echoToken: true,
+      duplicateRateLimitHeaders: true,
+      clockOffsetMs: '-5000',
+    });
+    expect(partial).toMatchObject({
+      listShape: 'pending-next',
+      restartShape: 'activation',
+      pollLink: 'activate',
+      logDebugData: false,
+      logTargets: 'user',
+      refuseFactorTypes: ['sms', 'email'],
+      readOnly: true,
+      strictBodies: true,
+      oieBundle: true,
+      hugeBodyBytes: 52428800,
+      hugeBodyCount: 3,
+      absurdReset: 2,
+      echoToken: true,
+      duplicateRateLimitHeaders: true,
+      clockOffsetMs: -5000,
+    });
+    const err = await optionsFromFlags({
+      listShape: 'sideways',
+      logDebugData: 'maybe',
+      refuseFactor: ['fax'],
+      hugeBodyRate: '0.5',
+      clockOffsetMs: '1.5',
+      dialect: 'seed',
+      restartShape: 'activation',
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).problems).toEqual(
+      expect.arrayContaining([
+        '--list-shape: expected "expired", "pending-next" or "pending-activate", got `sideways`',
+        '--log-debug-data: expected on or off, got `maybe`',
+        expect.stringMatching(/^--refuse-factor: expected factor types among push, sms, .*, got `fax`$/),
+        '--huge-body-rate: expected set only with hugeBodyBytes, got `0.5`',
+        '--clock-offset-ms: expected an integer number of milliseconds, at most ten years either way, got `1.5`',
+        '--restart-shape: expected "factor" with dialect "seed" (the other shape is the okta dialect\'s), got `activation`',
+      ]),
+    );
+  });
+
   test('users-file problems name the line, the column, what was expected and what was found', () => {
     const file = csvFile('id,login,activation\n00u1,a@example.com,soon\n,b@example.com,100\n00u1,c@example.com,never;after-delivery:5\n');
-    let err: unknown;
-    try {
-      loadUsersCsv(file, 0);
-    } catch (e) {
-      err = e;
-    }
+    const err = thrown(() => loadUsersCsv(file, 0));
     expect(err).toBeInstanceOf(InputFileError);
     const msg = (err as Error).message;
-    expect(msg).toContain('line 2: column `activation`: expected each entry to be "never", a delay in ms, or "after-delivery:<ms>", got "soon"');
+    expect(msg).toContain('line 2: column `activation`: expected each entry to be "never", a delay in ms, "after-delivery:<ms>", "cancel:<ms>" or "error:<ms>", got "soon"');
     expect(msg).toContain('line 3: column `id`: expected a user id, got ""');
     expect(msg).toContain('line 4: column `id`: expected a unique id, got "00u1" a second time');
     expect(() => loadUsersCsv(csvFile('user,mail\nx,y\n'), 0)).toThrow(/expected a column `id`, found columns `user`, `mail`/);

@@ -74,6 +74,22 @@ export function csvFile(text: string): string {
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** A clock a test moves by hand (the simulator's `clock` option): time-based rules without sleeps. */
+export function manualClock(start: number) {
+  let t = start;
+  return { now: () => t, set: (ms: number) => (t = ms), advance: (ms: number) => (t += ms) };
+}
+
+/** What `fn` throws (undefined when it returns). */
+export function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (err) {
+    return err;
+  }
+  return undefined;
+}
+
 /** Polls `check` until it returns a value (not undefined) or `timeoutMs` passes. */
 export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 3000, everyMs = 25): Promise<T> {
   const end = Date.now() + timeoutMs;

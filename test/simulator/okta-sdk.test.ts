@@ -2,7 +2,7 @@
  * Black-box check with a client written by someone else against Okta's documented API:
  * the official Okta Node SDK (@okta/okta-sdk-nodejs, devDependency), unchanged, over
  * http against --dialect okta: enroll, get, list, delete, user lookup, and its own
- * retry after a 429 using X-Rate-Limit-Reset and Date.
+ * retry after a 429 using X-Rate-Limit-Reset and Date (also when the org's clock is off).
  */
 import { describe, expect, test } from 'vitest';
 import { createRequire } from 'node:module';
@@ -73,6 +73,18 @@ describe('official Okta Node SDK against the simulator', () => {
     expect(retries.length).toBeGreaterThanOrEqual(1);
     const refused = s.sim.requests().find((r) => r.status === 429)!;
     expect(retries[0]!.retryFor).toBe(refused.requestId);
+    expect(Date.now() - started).toBeLessThan(8000);
+  });
+
+  test('with the org\'s clock an hour ahead the SDK still waits only until the window resets (it reads Reset against Date)', async () => {
+    const s = await sim({ rateLimit: 1, rateWindowMs: 1000, clockOffsetMs: 3_600_000 });
+    const client = sdk(s.sim.url);
+    const started = Date.now();
+    for (let i = 0; i < 2; i++) {
+      const list = await client.userFactorApi.listFactors({ userId: s.users[2]!.id });
+      await list.each(() => undefined);
+    }
+    expect(s.sim.stats().rateLimited).toBeGreaterThanOrEqual(1);
     expect(Date.now() - started).toBeLessThan(8000);
   });
 });

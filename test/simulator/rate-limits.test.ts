@@ -5,12 +5,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { Pool } from 'undici';
-import { sim, sleep } from './helpers.js';
-
-function manualClock(start: number) {
-  let t = start;
-  return { now: () => t, set: (ms: number) => (t = ms), advance: (ms: number) => (t += ms) };
-}
+import { manualClock, sim, sleep } from './helpers.js';
 
 describe('rate-limit windows', () => {
   test('a window opens with the first request, Reset is its end rounded up, budget then 429 E0000047', async () => {
