@@ -5,7 +5,7 @@
  * stop feeding → close workers (active jobs finish or are handed back) → queues →
  * clients and limiter → Redis.
  */
-import { DelayedError, Queue, Worker, type Job } from 'bullmq';
+import { DelayedError, Queue, Worker, type Job, type Telemetry } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { ProcessConfig } from '../config.js';
 import type { Logger } from '../logger.js';
@@ -39,6 +39,8 @@ export interface RuntimeOptions {
   closeTimeoutMs?: number;
   /** Also take scheduled jobs from the control queue (nightly re-enrollment): `worker` processes do. */
   control?: boolean | ControlOptions;
+  /** OpenTelemetry for the queues and workers (src/metrics/tracing.ts); off when absent. */
+  telemetry?: Telemetry;
 }
 
 export interface Runtime {
@@ -50,15 +52,18 @@ export interface Runtime {
   readonly okta?: OktaClient;
   /** Resolves with the first fatal condition (credentials rejected, Redis gone too long). */
   readonly fatal: Promise<Error>;
+  /** When the System Log watcher last finished a pass (epoch ms; its start before the first). */
+  readonly lastLogPassAt?: () => number | undefined;
   /** Feed / reconcile now (tests, and `run` right after enqueueing). */
   tick(): Promise<void>;
   reconcileNow(): Promise<void>;
   close(): Promise<void>;
 }
 
-export function queueOptions(config: Pick<ProcessConfig, 'prefix'>, connection: Redis) {
+export function queueOptions(config: Pick<ProcessConfig, 'prefix'>, connection: Redis, telemetry?: Telemetry) {
   return {
     connection,
+    ...(telemetry ? { telemetry } : {}),
     prefix: config.prefix,
     // Keep each job small: removal rules live on the workers, not in every job's options.
     defaultJobOptions: {
@@ -76,7 +81,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const runWorkers = opts.workers !== false;
   const redis = createRedis(config.redisUrl);
   const store = new RunStore(redis, config.prefix);
-  const qopts = queueOptions(config, redis);
+  const qopts = queueOptions(config, redis, opts.telemetry);
   const enrollQueue = new Queue(QUEUES.enroll, qopts);
   const pollQueue = new Queue(QUEUES.poll, qopts);
   enrollQueue.on('error', (err) => logger.debug('enroll queue error', { error: err.message }));
@@ -194,6 +199,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
           stalledInterval: config.stalledIntervalMs,
           lockDuration: config.lockDurationMs,
           settings: { backoffStrategy },
+          ...(opts.telemetry ? { telemetry: opts.telemetry } : {}),
         },
       );
       worker.on('error', (err) => logger.debug(`${name} worker error`, { error: err.message }));
@@ -221,6 +227,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
 
   // Feeder and reconciler loops (only in processes that run workers).
   let stopping = false;
+  let lastLogPass: number | undefined;
   let feeding: Promise<void> | undefined;
   const tick = async () => {
     if (stopping) return;
@@ -249,6 +256,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       }, opts.feedIntervalMs ?? 200),
     );
     let watching = false;
+    lastLogPass = Date.now();
     timers.push(
       setInterval(() => {
         if (watching || stopping || !oktaOther) return;
@@ -257,6 +265,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
           for (const runId of await store.activeRuns()) {
             await watchRunLog(store, oktaOther!, pollQueue, runId, logger, Math.max(5000, 3 * config.logIntervalMs));
           }
+          lastLogPass = Date.now();
         })()
           .catch((err: unknown) => {
             logger.debug('System Log pass failed', { error: (err as Error).message });
@@ -315,7 +324,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     await limiter?.close().catch(() => undefined);
   };
 
-  return { store, redis, enrollQueue, pollQueue, limiter, okta, fatal, tick, reconcileNow, close };
+  return { store, redis, enrollQueue, pollQueue, limiter, okta, fatal, ...(runWorkers ? { lastLogPassAt: () => lastLogPass } : {}), tick, reconcileNow, close };
 }
 
 /** redis://user:pass@host → redis://host (for messages). */
