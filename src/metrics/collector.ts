@@ -22,7 +22,7 @@ const RECENT_RUNS = 20;
 const SAMPLE_MS = 5000;
 const WINDOW_MS = 60_000;
 /** Each group of Redis reads gives up after this long (a scrape must answer while Redis is away). */
-const REDIS_READ_TIMEOUT_MS = 2000;
+const READ_TIMEOUT_MS = 2000;
 
 export class RedisTimeoutError extends Error {}
 
@@ -50,16 +50,19 @@ export interface RedisPing {
   reason?: string;
 }
 
-/** One PING on the process's own connection, bounded; no command is queued while the connection is down. */
-export async function pingRedis(source: Pick<MetricsSource, 'redis'>, timeoutMs = REDIS_READ_TIMEOUT_MS): Promise<RedisPing> {
+/**
+ * One PING on the process's own connection, bounded. While the connection is being
+ * (re)established the PING waits in ioredis' offline queue, at most `timeoutMs`.
+ */
+export async function pingRedis(source: Pick<MetricsSource, 'redis'>, timeoutMs = READ_TIMEOUT_MS): Promise<RedisPing> {
   const status = source.redis.status;
-  if (status !== 'ready') return { up: false, reason: `Redis connection is ${status}` };
+  if (status === 'end' || status === 'close') return { up: false, reason: `the Redis connection is closed (${status})` };
   const started = process.hrtime.bigint();
   try {
     await withTimeout(source.redis.ping(), timeoutMs, 'Redis PING');
     return { up: true, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
   } catch (err) {
-    return { up: false, reason: (err as Error).message };
+    return { up: false, reason: status === 'ready' ? (err as Error).message : `${(err as Error).message}; connection ${source.redis.status}` };
   }
 }
 
@@ -139,7 +142,7 @@ export function createCollector(source: MetricsSource, opts: { version: string; 
   };
   const sampleCluster = async (now: number) => {
     if (source.redis.status !== 'ready') return;
-    const c = await withTimeout(readCallStats(source.redis, source.prefix), REDIS_READ_TIMEOUT_MS, 'cluster call counters');
+    const c = await withTimeout(readCallStats(source.redis, source.prefix), READ_TIMEOUT_MS, 'cluster call counters');
     clusterMeter.sample(c.calls, now);
     clusterSeen = { calls: c.calls, processes: c.processes };
   };
@@ -178,8 +181,8 @@ export function createCollector(source: MetricsSource, opts: { version: string; 
 
     const ping = await pingRedis(source);
     redisUp.set(ping.up ? 1 : 0);
-    if (ping.seconds !== undefined) redisPing.set(ping.seconds);
-    else redisPing.reset();
+    // NaN while Redis does not answer: a gap in graphs, not a fast 0.
+    redisPing.set(ping.seconds ?? Number.NaN);
 
     const stats = sampleLocal(now);
     calls.reset();
@@ -189,7 +192,15 @@ export function createCollector(source: MetricsSource, opts: { version: string; 
       const configured = source.budgets[b];
       if (configured !== undefined) budget.set({ bucket: b }, configured);
       const s = stats?.buckets[b];
-      if (!s) continue;
+      if (!s) {
+        // Not used yet in this process: the counters start at 0 (so rate() has a first sample).
+        if (stats && configured !== undefined) {
+          calls.inc({ bucket: b }, 0);
+          for (const k of KINDS) limited.inc({ bucket: b, kind: k }, 0);
+          callsPerMinute.set({ bucket: b }, 0);
+        }
+        continue;
+      }
       calls.inc({ bucket: b }, s.granted);
       for (const k of KINDS) limited.inc({ bucket: b, kind: k }, s.rateLimited[k]);
       const perSec = meters.get(b)!.perSecond();
@@ -210,14 +221,14 @@ export function createCollector(source: MetricsSource, opts: { version: string; 
       const failed = (part: string) => () => scrapeErrors.inc({ part });
       await Promise.all([
         sampleCluster(now).catch(failed('cluster')),
-        withTimeout(Promise.all([source.enrollQueue.getJobCounts(...QUEUE_STATES), source.pollQueue.getJobCounts(...QUEUE_STATES)]), REDIS_READ_TIMEOUT_MS, 'queue counts')
+        withTimeout(Promise.all([source.enrollQueue.getJobCounts(...QUEUE_STATES), source.pollQueue.getJobCounts(...QUEUE_STATES)]), READ_TIMEOUT_MS, 'queue counts')
           .then(([e, p]) => {
             for (const [queue, counts] of [[source.enrollQueue.name, e], [source.pollQueue.name, p]] as const) {
               for (const st of QUEUE_STATES) queueJobs.set({ queue, state: st }, counts[st] ?? 0);
             }
           })
           .catch(failed('queues')),
-        withTimeout(readRuns(), REDIS_READ_TIMEOUT_MS, 'run counts')
+        withTimeout(readRuns(), READ_TIMEOUT_MS, 'run counts')
           .then((runs) => {
             runsActive.set(runs.active);
             for (const run of runs.rows) {

@@ -30,17 +30,17 @@ const OFF: Tracing = { description: 'tracing off', shutdown: async () => undefin
 
 /** Decide from the environment alone (no SDK loaded). */
 export function tracingPlan(env: NodeJS.ProcessEnv): TracingPlan {
-  const val = (k: string) => env[k]?.trim() || undefined;
-  if (val('OTEL_SDK_DISABLED')?.toLowerCase() === 'true') return { enabled: false, note: 'tracing off (OTEL_SDK_DISABLED=true)' };
-  const exporters = (val('OTEL_TRACES_EXPORTER') ?? '').toLowerCase().split(',').map((s) => s.trim()).filter(Boolean);
+  const val = (v: string | undefined) => v?.trim() || undefined;
+  if (val(env.OTEL_SDK_DISABLED)?.toLowerCase() === 'true') return { enabled: false, note: 'tracing off (OTEL_SDK_DISABLED=true)' };
+  const exporters = (val(env.OTEL_TRACES_EXPORTER) ?? '').toLowerCase().split(',').map((s) => s.trim()).filter(Boolean);
   if (exporters.includes('none')) return { enabled: false, note: 'tracing off (OTEL_TRACES_EXPORTER=none)' };
-  const endpoint = val('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT') ?? val('OTEL_EXPORTER_OTLP_ENDPOINT');
+  const endpoint = val(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) ?? val(env.OTEL_EXPORTER_OTLP_ENDPOINT);
   const unsupported = exporters.filter((e) => e !== 'otlp');
   if (unsupported.length && !exporters.includes('otlp')) {
     return { enabled: false, warning: true, note: `tracing off: OTEL_TRACES_EXPORTER=${unsupported.join(',')} is not supported here (only otlp)` };
   }
   if (!exporters.includes('otlp') && !endpoint) return { enabled: false, note: 'tracing off (no OTEL_EXPORTER_OTLP_ENDPOINT)' };
-  const protocol = (val('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') ?? val('OTEL_EXPORTER_OTLP_PROTOCOL') ?? 'http/protobuf').toLowerCase();
+  const protocol = (val(env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL) ?? val(env.OTEL_EXPORTER_OTLP_PROTOCOL) ?? 'http/protobuf').toLowerCase();
   if (protocol !== 'http/protobuf' && protocol !== 'http/json') {
     return {
       enabled: false,
