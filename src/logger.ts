@@ -7,9 +7,10 @@
  * shaped like `SSWS …` / `Bearer …`, registered secrets (the token, access tokens) and
  * activation material never reach a transport.
  */
-import { mkdirSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import winston from 'winston';
+import TransportStream from 'winston-transport';
 
 const registered = new Set<string>();
 
@@ -146,15 +147,11 @@ export function createLogger(from: LoggerOptions | LogSettings = {}): Logger {
     );
   }
   if (opts.file) {
-    mkdirSync(dirname(opts.file), { recursive: true });
     transports.push(
-      new winston.transports.File({
+      new RotatingFile({
         filename: opts.file,
-        // Rotation by size: the newest lines are always in `filename`; older ones in
-        // `<name>1<ext>` … (tailable), at most maxFiles files in all.
-        maxsize: opts.maxSizeBytes ?? DEFAULT_LOG_MAX_SIZE_BYTES,
+        maxSizeBytes: opts.maxSizeBytes ?? DEFAULT_LOG_MAX_SIZE_BYTES,
         maxFiles: opts.maxFiles ?? DEFAULT_LOG_MAX_FILES,
-        tailable: true,
         format: winston.format.combine(winston.format.timestamp(), jsonLine),
       }),
     );
@@ -165,6 +162,64 @@ export function createLogger(from: LoggerOptions | LogSettings = {}): Logger {
     format: redactFormat(),
     transports: transports.length ? transports : [new winston.transports.Console({ silent: true })],
   });
+}
+
+/**
+ * A log file rotated by size: the newest lines are always in `filename`; before a line
+ * would take it past maxSizeBytes it becomes `<filename>.1` (the older ones move up to
+ * `.2` …) and at most maxFiles files are kept, the current one included. Lines are
+ * appended synchronously, one write each, so none is lost across a rotation or at exit
+ * (winston's own File transport drops lines when it rotates under load) and `tail -F`
+ * follows the file.
+ */
+class RotatingFile extends TransportStream {
+  private fd: number | undefined;
+  private size = 0;
+
+  constructor(private readonly o: { filename: string; maxSizeBytes: number; maxFiles: number; format: winston.Logform.Format }) {
+    super({ format: o.format });
+    mkdirSync(dirname(o.filename), { recursive: true });
+    this.open();
+  }
+
+  override log(info: Record<string | symbol, unknown>, next: () => void): void {
+    // Symbol.for('message'): the formatted line (triple-beam's MESSAGE).
+    const line = Buffer.from(`${String(info[Symbol.for('message')])}\n`);
+    try {
+      if (this.size > 0 && this.size + line.length > this.o.maxSizeBytes) this.rotate();
+      if (this.fd === undefined) this.open();
+      writeSync(this.fd!, line);
+      this.size += line.length;
+    } catch (err) {
+      // A full disk or a removed folder must not stop the migration: the console still has the line.
+      this.emit('warn', err);
+    }
+    next();
+  }
+
+  override close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+
+  private open(): void {
+    this.fd = openSync(this.o.filename, 'a', 0o640);
+    this.size = fstatSync(this.fd).size;
+  }
+
+  private rotate(): void {
+    this.close();
+    const name = (i: number) => (i === 0 ? this.o.filename : `${this.o.filename}.${i}`);
+    rmSync(name(this.o.maxFiles - 1), { force: true });
+    for (let i = this.o.maxFiles - 2; i >= 0; i--) {
+      try {
+        renameSync(name(i), name(i + 1));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+    }
+    this.open();
+  }
 }
 
 /** A logger that drops everything (tests, library use). */
