@@ -8,11 +8,14 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError, ExitError, FatalRunError, InputFileError, EXIT } from './errors.js';
 import { redact } from './logger.js';
 import { registerCommands } from './commands/index.js';
+import { packageVersion } from './okta/user-agent.js';
 
 const program = new Command();
 program
   .name('bulk-enroll')
   .description('Enroll Okta push MFA factors for thousands of users from a CSV, with one outcome per row.')
+  // The same version the run manifests and the User-Agent carry.
+  .version(packageVersion(), '-V, --version', 'print the version of bulk-enroll')
   .showHelpAfterError('(add --help for usage)')
   .exitOverride();
 

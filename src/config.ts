@@ -53,7 +53,23 @@ export interface ProcessConfig {
   requestTimeoutMs: number;
   allowInsecureHttp: boolean;
   logLevel: string;
+  /** JSON log lines also go to this file (rotated by size); none unless asked for. */
   logFile?: string;
+  /** Console log format; undefined: text on a terminal, JSON lines otherwise. */
+  logFormat?: 'json' | 'text';
+  /** The log file rotates at this size. */
+  logMaxSizeBytes: number;
+  /** Log files kept, the current one included. */
+  logMaxFiles: number;
+  /**
+   * The longest a stop (SIGTERM / SIGINT) may take before the process exits anyway; below
+   * Kubernetes' default 30 s grace. Active jobs get most of it (src/shutdown.ts).
+   */
+  closeTimeoutMs: number;
+  /** Serve /metrics and /healthz on this port (`worker`, `run`); 0: any free port; undefined: off. */
+  metricsPort?: number;
+  /** Address the metrics server binds (loopback unless told otherwise). */
+  metricsHost: string;
   /** Where to write activation material (QR codes, activation links) for admins who must hand it over. */
   exportActivation?: string;
   /** How long Redis may be unreachable before the process gives up (exit 1). */
@@ -132,6 +148,10 @@ export function defaultProcessConfig(): Omit<ProcessConfig, 'orgUrl' | 'token'> 
     requestTimeoutMs: 15 * SECOND,
     allowInsecureHttp: false,
     logLevel: 'info',
+    logMaxSizeBytes: 50 * 1024 * 1024,
+    logMaxFiles: 5,
+    closeTimeoutMs: 25 * SECOND,
+    metricsHost: '127.0.0.1',
     redisReconnectWindowMs: 60 * SECOND,
     maxInFlight: 5000,
     lockDurationMs: 30 * SECOND,
@@ -164,6 +184,17 @@ class Problems {
     const n = typeof value === 'number' ? value : Number(String(value).trim());
     if (!Number.isFinite(n) || n < min || n > max) {
       this.add(`${name}: expected a number from ${min} to ${max}, got \`${String(value)}\``);
+      return undefined;
+    }
+    return n;
+  }
+  /** A size like `50m`, `512k`, `1g` or a number of bytes. */
+  bytes(name: string, value: unknown, min: number): number | undefined {
+    if (value === undefined || value === null || value === '') return undefined;
+    const m = /^\s*(\d+(?:\.\d+)?)\s*([kmg]?)(?:i?b)?\s*$/i.exec(String(value));
+    const n = m ? Math.round(Number(m[1]) * 1024 ** ' kmg'.indexOf((m[2] || ' ').toLowerCase())) : NaN;
+    if (!Number.isSafeInteger(n) || n < min) {
+      this.add(`${name}: expected a size of at least ${min} bytes like 50m, 512k or 1g, got \`${String(value)}\``);
       return undefined;
     }
     return n;
@@ -334,7 +365,21 @@ export function loadProcessConfig(flags: RawOptions, opts: LoadOptions = {}): Pr
   const logsRateLimit = p.int('--logs-rate-limit', pick(flags, env, 'logsRateLimit', 'BULK_ENROLL_LOGS_RATE_LIMIT'), 1) ?? d.logsRateLimit;
   const logLevel = ((pick(flags, env, 'logLevel', 'BULK_ENROLL_LOG_LEVEL') as string | undefined) ?? d.logLevel).toLowerCase();
   if (!LOG_LEVELS.includes(logLevel)) p.add(`--log-level: expected one of ${LOG_LEVELS.join(', ')}, got \`${logLevel}\``);
-  const logFile = pick(flags, env, 'logFile', 'BULK_ENROLL_LOG_FILE') as string | undefined;
+  const logFile = (pick(flags, env, 'logFile', 'BULK_ENROLL_LOG_FILE') as string | undefined) || undefined;
+  const logFormatRaw = pick(flags, env, 'logFormat', 'BULK_ENROLL_LOG_FORMAT') as string | undefined;
+  const logFormat = logFormatRaw === undefined ? undefined : logFormatRaw.trim().toLowerCase();
+  if (logFormat !== undefined && logFormat !== 'json' && logFormat !== 'text') p.add(`--log-format: expected json or text, got \`${logFormatRaw}\``);
+  const logMaxSizeBytes = p.bytes('--log-max-size', pick(flags, env, 'logMaxSize', 'BULK_ENROLL_LOG_MAX_SIZE'), 1024) ?? d.logMaxSizeBytes;
+  const logMaxFiles = p.int('--log-max-files', pick(flags, env, 'logMaxFiles', 'BULK_ENROLL_LOG_MAX_FILES'), 1, 1000) ?? d.logMaxFiles;
+  if (!logFile) {
+    for (const [flag, name] of [['logMaxSize', '--log-max-size'], ['logMaxFiles', '--log-max-files']] as const) {
+      if (flags[flag] !== undefined) p.add(`${name}: only used with --log-file (without it nothing is written to a file)`);
+    }
+  }
+  const closeTimeoutMs = p.int('--close-timeout-ms', pick(flags, env, 'closeTimeoutMs', 'BULK_ENROLL_CLOSE_TIMEOUT_MS'), 1000, 3_600_000) ?? d.closeTimeoutMs;
+  const metricsPort = p.int('--metrics-port', pick(flags, env, 'metricsPort', 'BULK_ENROLL_METRICS_PORT'), 0, 65535);
+  const metricsHost = String(pick(flags, env, 'metricsHost', 'BULK_ENROLL_METRICS_HOST') ?? d.metricsHost).trim();
+  if (!/^[A-Za-z0-9.:_[\]-]+$/.test(metricsHost)) p.add(`--metrics-host: expected an address to bind such as 127.0.0.1 or 0.0.0.0, got \`${metricsHost}\``);
   const exportActivation = pick(flags, env, 'exportActivation', 'BULK_ENROLL_EXPORT_ACTIVATION') as string | undefined;
   const insecure = flags.allowInsecureHttp ?? env.BULK_ENROLL_ALLOW_INSECURE_HTTP;
   const allowInsecureHttp = insecure === true || insecure === '1' || insecure === 'true';
@@ -356,6 +401,12 @@ export function loadProcessConfig(flags: RawOptions, opts: LoadOptions = {}): Pr
     allowInsecureHttp,
     logLevel,
     logFile,
+    ...(logFormat === 'json' || logFormat === 'text' ? { logFormat } : {}),
+    logMaxSizeBytes,
+    logMaxFiles,
+    closeTimeoutMs,
+    ...(metricsPort !== undefined ? { metricsPort } : {}),
+    metricsHost,
     exportActivation,
     redisReconnectWindowMs,
     maxInFlight,

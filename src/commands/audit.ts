@@ -8,7 +8,7 @@
  */
 import type { Command } from 'commander';
 import type { RawOptions } from '../config.js';
-import { addOktaOptions, addRedisOptions } from './options.js';
+import { addLogOptions, addOktaOptions, addRedisOptions } from './options.js';
 import { collectProblems, collectProblemsAsync } from '../errors.js';
 
 export function register(program: Command): void {
@@ -23,9 +23,8 @@ export function register(program: Command): void {
     .option('--sign-key <pem>', 'sign the manifest with this ed25519 private key (PEM file)')
     .option('--rate-limit <perMinute>', 'Okta calls per minute for factor reads, shared by all processes (default 300)')
     .option('--users-rate-limit <perMinute>', 'Okta calls per minute for user and group reads (default: --rate-limit)')
-    .option('--max-concurrent <n>', 'Okta requests in flight per bucket across all processes (default 20; org limit 75)')
-    .option('--log-level <level>', 'error | warn | info | verbose | debug (default info)')
-    .option('--log-file <path>', 'also write JSON log lines to this file');
+    .option('--max-concurrent <n>', 'Okta requests in flight per bucket across all processes (default 20; org limit 75)');
+  addLogOptions(cmd);
   addOktaOptions(cmd);
   addRedisOptions(cmd);
   cmd.action(async (users: string | undefined, flags: RawOptions) => {
@@ -93,7 +92,7 @@ export async function auditCommand(
   // Redis carries the shared rate limiter: every process reading from the org shares its budget.
   await ensureRedis(config.redisUrl);
 
-  const logger = createLogger({ level: config.logLevel, file: config.logFile ?? 'logs/bulk-enroll.log' });
+  const logger = createLogger(config);
   for (const w of warnings) logger.warn(w);
   let readOnly;
   try {

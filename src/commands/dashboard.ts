@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import type { RawOptions } from '../config.js';
-import { addRedisOptions } from './options.js';
+import { addCloseTimeoutOption, addLogOptions, addRedisOptions } from './options.js';
 import { collectProblems, collectProblemsAsync } from '../errors.js';
 
 export function register(program: Command): void {
@@ -18,10 +18,8 @@ export function register(program: Command): void {
     .option('--tls-cert <pem>', 'serve HTTPS with this certificate chain (PEM)')
     .option('--tls-key <pem>', 'the private key of --tls-cert (PEM)')
     .option('--behind-tls-proxy', 'plain HTTP: a TLS-terminating proxy fronts this server')
-    .option('--allow-actions', 'let the queue view retry, clean, pause and remove jobs (default: read-only)')
-    .option('--log-level <level>', 'error | warn | info | verbose | debug (default info)')
-    .option('--log-file <path>', 'also write JSON log lines to this file');
-  addRedisOptions(cmd);
+    .option('--allow-actions', 'let the queue view retry, clean, pause and remove jobs (default: read-only)');
+  addCloseTimeoutOption(addLogOptions(addRedisOptions(cmd)));
   cmd.action(async (flags: RawOptions) => {
     await dashboardCommand(flags);
   });
@@ -76,9 +74,9 @@ export async function dashboardCommand(
   if (problems.length || !config) throw new ConfigError(problems);
 
   await ensureRedis(config.redisUrl);
-  const logger = createLogger({ level: config.logLevel, file: config.logFile ?? 'logs/bulk-enroll.log' });
+  const logger = createLogger(config);
   for (const w of warnings) logger.warn(w);
-  const shutdown = onShutdownSignal();
+  const shutdown = onShutdownSignal({ closeTimeoutMs: config.closeTimeoutMs, logger });
   let dashboard;
   try {
     dashboard = await startDashboard({

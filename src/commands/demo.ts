@@ -73,7 +73,7 @@ export async function demoCommand(flags: RawOptions, io: { env?: NodeJS.ProcessE
     seed: 7,
   });
   const prefix = `bulk-enroll-demo-${randomBytes(3).toString('hex')}`;
-  const logger = createLogger({ level: String(flags.logLevel ?? 'warn'), file: 'logs/demo.log' });
+  const logger = createLogger({ level: String(flags.logLevel ?? 'warn') });
   const shutdown = onShutdownSignal();
   let runtime: Awaited<ReturnType<typeof startRuntime>> | undefined;
   try {

@@ -28,7 +28,7 @@ export function addOktaOptions(cmd: Command): Command {
 
 export function addProcessOptions(cmd: Command): Command {
   addRedisOptions(addOktaOptions(cmd));
-  return cmd
+  cmd
     .option('--rate-limit <perMinute>', 'Okta calls per minute for factor operations, shared by all workers (default 300)')
     .option('--users-rate-limit <perMinute>', 'Okta calls per minute for login lookups (default: --rate-limit)')
     .option('--max-concurrent <n>', 'Okta requests in flight per bucket across all workers (default 20; org limit 75)')
@@ -41,9 +41,34 @@ export function addProcessOptions(cmd: Command): Command {
     .option('--export-activation <file>', 'write QR codes / activation links to this owner-only file (for users without email or phone)')
     .option('--lock-duration-ms <ms>', 'a job whose worker died is taken over after about this long (default 30000)')
     .option('--stalled-interval-ms <ms>', 'how often workers look for stalled jobs (default 15000)')
-    .option('--reconcile-interval-ms <ms>', 'how often rows without an outcome or a live job are looked for (default 10000)')
-    .option('--log-level <level>', 'error | warn | info | verbose | debug (default info)')
-    .option('--log-file <path>', 'also write JSON log lines to this file');
+    .option('--reconcile-interval-ms <ms>', 'how often rows without an outcome or a live job are looked for (default 10000)');
+  addLogOptions(cmd);
+  return addCloseTimeoutOption(cmd);
+}
+
+/** Logging: level, console format, and the optional rotated log file. */
+export function addLogOptions(cmd: Command): Command {
+  return cmd
+    .option('--log-level <level>', 'error | warn | info | verbose | debug (default info; env BULK_ENROLL_LOG_LEVEL)')
+    .option('--log-format <format>', 'json | text log lines on stderr (default: text on a terminal, json otherwise; env BULK_ENROLL_LOG_FORMAT)')
+    .option('--log-file <path>', 'also write JSON log lines to this file (default: no file; env BULK_ENROLL_LOG_FILE)')
+    .option('--log-max-size <size>', 'with --log-file: rotate the file at this size, e.g. 50m, 512k (default 50m)')
+    .option('--log-max-files <n>', 'with --log-file: files kept, the current one included (default 5)');
+}
+
+/** Every long-running command: one bound on how long a stop may take. */
+export function addCloseTimeoutOption(cmd: Command): Command {
+  return cmd.option(
+    '--close-timeout-ms <ms>',
+    'on SIGTERM / SIGINT, the longest the stop may take before the process exits anyway; active jobs get most of it, then are handed back (default 25000, below Kubernetes\' 30 s grace; env BULK_ENROLL_CLOSE_TIMEOUT_MS)',
+  );
+}
+
+/** `worker` and `run`: the Prometheus /metrics and /healthz endpoint. */
+export function addMetricsOptions(cmd: Command): Command {
+  return cmd
+    .option('--metrics-port <port>', 'serve Prometheus /metrics and /healthz on this port (0: any free port; default: off; env BULK_ENROLL_METRICS_PORT)')
+    .option('--metrics-host <address>', 'address for --metrics-port (default 127.0.0.1; 0.0.0.0 in a container; env BULK_ENROLL_METRICS_HOST)');
 }
 
 export function addRunSettingOptions(cmd: Command): Command {

@@ -33,7 +33,7 @@ export async function reenrollDryRun(o: ReenrollDryRunOptions): Promise<import('
   const { planPathFor, oktaFatalOf } = await import('./run-dry.js');
   const { config } = o;
 
-  const logger = createLogger({ level: config.logLevel, file: config.logFile ?? 'logs/bulk-enroll.log' });
+  const logger = createLogger(config);
   for (const w of o.warnings ?? []) logger.warn(w);
   const file = planPathFor(o.flags);
   const redis = createRedis(config.redisUrl);

@@ -120,11 +120,11 @@ export async function reenrollCommand(flags: RawOptions, io: ReenrollIo = {}): P
     return { plan };
   }
 
-  const logger = createLogger({ level: config.logLevel, file: config.logFile ?? 'logs/bulk-enroll.log' });
+  const logger = createLogger(config);
   for (const w of warnings) logger.warn(w);
   await ensureRedis(config.redisUrl);
-  const shutdown = onShutdownSignal();
-  const runtime = await startRuntime({ config, logger, tasks });
+  const shutdown = onShutdownSignal({ closeTimeoutMs: config.closeTimeoutMs, logger });
+  const runtime = await startRuntime({ config, logger, tasks, closeTimeoutMs: shutdown.jobGraceMs });
   try {
     let runId: string;
     let read: number;

@@ -35,10 +35,10 @@ export async function resumeCommand(runId: string, flags: RawOptions, io: { env?
   const config = loadProcessConfig(flags, { env: io.env });
   // An unreadable key stops here, before the run is touched.
   const signKey = typeof flags.signKey === 'string' ? await loadSigningKey(flags.signKey) : undefined;
-  const logger = createLogger({ level: config.logLevel, file: config.logFile ?? 'logs/bulk-enroll.log' });
+  const logger = createLogger(config);
   await ensureRedis(config.redisUrl);
-  const shutdown = onShutdownSignal();
-  const runtime = await startRuntime({ config, logger, tasks });
+  const shutdown = onShutdownSignal({ closeTimeoutMs: config.closeTimeoutMs, logger });
+  const runtime = await startRuntime({ config, logger, tasks, closeTimeoutMs: shutdown.jobGraceMs });
   try {
     const meta = await runtime.store.getMeta(runId);
     if (!meta) throw new ExitError(EXIT.USAGE, noSuchRun(runId, config.prefix));

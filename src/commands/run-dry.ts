@@ -50,7 +50,7 @@ export async function dryRun(o: DryRunOptions): Promise<import('../runs/plan.js'
   if (o.csv !== undefined) await inspectInput(o.csv, o.readOptions);
   // Redis carries the shared rate limiter.
   await ensureRedis(config.redisUrl);
-  const logger = createLogger({ level: config.logLevel, file: config.logFile ?? 'logs/bulk-enroll.log' });
+  const logger = createLogger(config);
   for (const w of o.warnings ?? []) logger.warn(w);
   const file = planPathFor(o.flags);
   let readOnly: Awaited<ReturnType<typeof openReadOnlyOkta>> | undefined;

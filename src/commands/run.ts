@@ -8,7 +8,7 @@
  * Okta (src/runs/plan.ts).
  */
 import type { Command } from 'commander';
-import { addFilterOptions, addProcessOptions, addRunSettingOptions } from './options.js';
+import { addFilterOptions, addMetricsOptions, addProcessOptions, addRunSettingOptions } from './options.js';
 import type { RawOptions } from '../config.js';
 import { ConfigError as ConfigErrorClass } from '../errors.js';
 import { collectProblems, collectProblemsAsync } from '../errors.js';
@@ -28,6 +28,7 @@ export function register(program: Command): void {
     .option('--dry-run', 'change nothing in Okta: read each user and their factors and write the planned action per row')
     .option('--plan <file>', 'with --dry-run: where to write the plan CSV (default <report>.plan.csv)');
   addProcessOptions(cmd);
+  addMetricsOptions(cmd);
   addRunSettingOptions(cmd);
   addFilterOptions(cmd);
   cmd.action(async (csv: string, flags: RawOptions) => {
@@ -49,6 +50,7 @@ export async function runCommand(csv: string | undefined, flags: RawOptions, io:
   const { onShutdownSignal } = await import('../shutdown.js');
   const { ensureRedis } = await import('./redis-check.js');
   const { loadSigningKey } = await import('../runs/manifest.js');
+  const { startObservability } = await import('../metrics/index.js');
 
   const problems: string[] = [];
   const warnings: string[] = [];
@@ -84,15 +86,20 @@ export async function runCommand(csv: string | undefined, flags: RawOptions, io:
     await dryRun({ csv, group, groupName, pageSize, readOptions: readOptions ?? {}, config, flags, out: io.out ?? process.stdout, warnings });
     return;
   }
-  const logger = createLogger({ level: config.logLevel, file: config.logFile ?? 'logs/bulk-enroll.log' });
+  const logger = createLogger(config);
   for (const w of warnings) logger.warn(w);
 
   // File-level problems stop here, before anything touches Redis.
   if (csv !== undefined) await inspectInput(csv, { ...readOptions, countDuplicates: false });
   await ensureRedis(config.redisUrl);
 
-  const shutdown = onShutdownSignal();
-  const runtime = await startRuntime({ config, logger, tasks });
+  const obs = await startObservability(config, logger, io.env);
+  const shutdown = onShutdownSignal({ closeTimeoutMs: config.closeTimeoutMs, logger });
+  const runtime = await startRuntime({ config, logger, tasks, closeTimeoutMs: shutdown.jobGraceMs, telemetry: obs.telemetry }).catch(async (err: unknown) => {
+    await obs.close();
+    throw err;
+  });
+  obs.attach(runtime, () => shutdown.stopping);
   try {
     let runId = flags.runId as string | undefined;
     if (csv === undefined) {
@@ -127,6 +134,7 @@ export async function runCommand(csv: string | undefined, flags: RawOptions, io:
     });
   } finally {
     await runtime.close();
+    await obs.close();
     shutdown.dispose();
     logger.close();
   }

@@ -6,12 +6,12 @@
  */
 import type { Command } from 'commander';
 import type { RawOptions } from '../config.js';
-import { addProcessOptions } from './options.js';
+import { addMetricsOptions, addProcessOptions } from './options.js';
 
 export function register(program: Command): void {
   const cmd = program.command('worker').description('run enroll and poll workers until stopped (SIGINT / SIGTERM)');
   addProcessOptions(cmd);
-  cmd.option('--close-timeout-ms <ms>', 'on stop, how long active jobs may take before they are handed back (default 30000)');
+  addMetricsOptions(cmd);
   cmd.action(async (flags: RawOptions) => {
     await workerCommand(flags);
   });
@@ -25,17 +25,23 @@ export async function workerCommand(flags: RawOptions, io: { env?: NodeJS.Proces
   const { tasks } = await import('../../jobs/index.js');
   const { onShutdownSignal } = await import('../shutdown.js');
   const { ensureRedis } = await import('./redis-check.js');
+  const { startObservability } = await import('../metrics/index.js');
   const warnings: string[] = [];
   const config = loadProcessConfig(flags, { env: io.env, warn: (m) => warnings.push(m) });
-  const logger = createLogger({ level: config.logLevel, file: config.logFile ?? 'logs/bulk-enroll.log' });
+  const logger = createLogger(config);
   for (const w of warnings) logger.warn(w);
   await ensureRedis(config.redisUrl);
-  const shutdown = onShutdownSignal();
-  const closeTimeoutMs = flags.closeTimeoutMs !== undefined ? Number(flags.closeTimeoutMs) : undefined;
-  const runtime = await startRuntime({ config, logger, tasks, closeTimeoutMs, control: true });
+  const obs = await startObservability(config, logger, io.env);
+  const shutdown = onShutdownSignal({ closeTimeoutMs: config.closeTimeoutMs, logger });
+  const runtime = await startRuntime({ config, logger, tasks, closeTimeoutMs: shutdown.jobGraceMs, control: true, telemetry: obs.telemetry }).catch(async (err: unknown) => {
+    await obs.close();
+    throw err;
+  });
+  obs.attach(runtime, () => shutdown.stopping);
   logger.info('worker started', { pid: process.pid, prefix: config.prefix, concurrency: config.concurrency, rateLimit: config.rateLimit });
   const fatal = await Promise.race([shutdown.requested.then(() => undefined), runtime.fatal, ...(io.stop ? [io.stop.then(() => undefined)] : [])]);
   await runtime.close();
+  await obs.close();
   shutdown.dispose();
   logger.info('worker stopped', { pid: process.pid });
   logger.close();

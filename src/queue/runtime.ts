@@ -5,7 +5,7 @@
  * stop feeding → close workers (active jobs finish or are handed back) → queues →
  * clients and limiter → Redis.
  */
-import { DelayedError, Queue, Worker, type Job } from 'bullmq';
+import { DelayedError, Queue, Worker, type Job, type Telemetry } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { ProcessConfig } from '../config.js';
 import type { Logger } from '../logger.js';
@@ -39,6 +39,8 @@ export interface RuntimeOptions {
   control?: boolean | ControlOptions;
   /** The job handlers (jobs/index.ts): required when the runtime runs workers. */
   tasks?: Tasks;
+  /** OpenTelemetry for the queues and workers (src/metrics/tracing.ts); off when absent. */
+  telemetry?: Telemetry;
 }
 
 export interface Runtime {
@@ -50,6 +52,8 @@ export interface Runtime {
   readonly okta?: OktaClient;
   /** Resolves with the first fatal condition (credentials rejected, Redis gone too long). */
   readonly fatal: Promise<Error>;
+  /** When the System Log watcher last finished a pass (epoch ms; its start before the first). */
+  readonly lastLogPassAt?: () => number | undefined;
   /** Feed / reconcile now (tests, and `run` right after enqueueing). */
   tick(): Promise<void>;
   /** `immediate`: hand orphaned rows back on this pass (a run just resumed or unpaused). */
@@ -57,9 +61,10 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-export function queueOptions(config: Pick<ProcessConfig, 'prefix'>, connection: Redis) {
+export function queueOptions(config: Pick<ProcessConfig, 'prefix'>, connection: Redis, telemetry?: Telemetry) {
   return {
     connection,
+    ...(telemetry ? { telemetry } : {}),
     prefix: config.prefix,
     // Keep each job small: removal rules live on the workers, not in every job's options.
     defaultJobOptions: {
@@ -77,7 +82,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const runWorkers = opts.workers !== false;
   const redis = createRedis(config.redisUrl);
   const store = new RunStore(redis, config.prefix);
-  const qopts = queueOptions(config, redis);
+  const qopts = queueOptions(config, redis, opts.telemetry);
   const enrollQueue = new Queue(QUEUES.enroll, qopts);
   const pollQueue = new Queue(QUEUES.poll, qopts);
   enrollQueue.on('error', (err) => logger.debug('enroll queue error', { error: err.message }));
@@ -209,6 +214,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
           stalledInterval: config.stalledIntervalMs,
           lockDuration: config.lockDurationMs,
           settings: { backoffStrategy },
+          ...(opts.telemetry ? { telemetry: opts.telemetry } : {}),
         },
       );
       worker.on('error', (err) => logger.debug(`${name} worker error`, { error: err.message }));
@@ -252,6 +258,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
 
   // Feeder and reconciler loops (only in processes that run workers).
   let stopping = false;
+  let lastLogPass: number | undefined;
   let feeding: Promise<void> | undefined;
   const tick = async () => {
     if (stopping) return;
@@ -282,6 +289,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       }, opts.feedIntervalMs ?? 200),
     );
     let watching = false;
+    lastLogPass = Date.now();
     timers.push(
       setInterval(() => {
         if (watching || stopping || !oktaOther) return;
@@ -290,6 +298,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
           for (const runId of await store.activeRuns()) {
             await watchRunLog(store, oktaOther!, pollQueue, runId, logger, Math.max(5000, 3 * config.logIntervalMs));
           }
+          lastLogPass = Date.now();
         })()
           .catch((err: unknown) => {
             logger.debug('System Log pass failed', { error: (err as Error).message });
@@ -348,7 +357,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     await limiter?.close().catch(() => undefined);
   };
 
-  return { store, redis, enrollQueue, pollQueue, limiter, okta, fatal, tick, reconcileNow, close };
+  return { store, redis, enrollQueue, pollQueue, limiter, okta, fatal, ...(runWorkers ? { lastLogPassAt: () => lastLogPass } : {}), tick, reconcileNow, close };
 }
 
 /** redis://user:pass@host → redis://host (for messages). */
