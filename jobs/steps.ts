@@ -86,7 +86,8 @@ async function perform(s: Step, state: RowState, env: StepEnv): Promise<StepResu
       return { step: 'list-factors', purpose: s.purpose, factors };
     }
     case 'charge': {
-      const cap = (env.settings as { maxActivations?: number }).maxActivations;
+      // An activation Okta already made (purpose 'observed') is counted whatever the cap.
+      const cap = s.purpose === 'observed' ? undefined : (env.settings as { maxActivations?: number }).maxActivations;
       const r = await ledgerOf(store).charge(uid, input.factorType, { ...(cap ? { cap } : {}), runId, row, step: s.token, now: deps.now() });
       return { step: 'charge', purpose: s.purpose, allowed: r.allowed, count: r.count };
     }

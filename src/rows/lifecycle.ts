@@ -64,13 +64,15 @@ export interface RowContext {
 // ---- steps (what the job handler carries out next) ----
 
 export type ListPurpose = 'look-first' | 'revisit' | 'after-refusal' | 'race-check';
+/** Counted before an enrollment or a restart (refused at the cap), or after Okta restarted an activation on its own (counted whatever the cap). */
+export type ChargePurpose = 'enroll' | 'restart' | 'observed';
 
 export type Step =
   | { kind: 'lookup-user'; login: string }
   | { kind: 'claim'; userId: string; byLogin: boolean }
   | { kind: 'read-cap' }
   | { kind: 'list-factors'; purpose: ListPurpose }
-  | { kind: 'charge'; token: string; purpose: 'enroll' | 'restart' }
+  | { kind: 'charge'; token: string; purpose: ChargePurpose }
   | { kind: 'enroll' }
   | { kind: 'restart'; link: SafeLink }
   | { kind: 'deliver' }
@@ -104,7 +106,7 @@ export type StepResult =
   | { step: 'claim'; result: ClaimResult }
   | { step: 'read-cap'; count: number; ownLast: boolean }
   | { step: 'list-factors'; purpose: ListPurpose; factors: FactorView[] }
-  | { step: 'charge'; purpose: 'enroll' | 'restart'; allowed: boolean; count: number }
+  | { step: 'charge'; purpose: ChargePurpose; allowed: boolean; count: number }
   | { step: 'enroll'; view: FactorView }
   | { step: 'restart'; view: FactorView }
   | { step: 'deliver'; delivery: Delivery }
@@ -335,13 +337,20 @@ function afterListing(state: RowState, ctx: RowContext, purpose: ListPurpose, fa
   return adopt(state, ctx, purpose, match);
 }
 
+/** A link to `…/lifecycle/activate` itself: a POST that may restart the activation, never a poll. */
+export function isActivateHref(href: string): boolean {
+  const path = href.split(/[?#]/)[0]!.replace(/\/+$/, '');
+  return path.endsWith('/lifecycle/activate');
+}
+
 function refOf(view: FactorView, previous?: FactorRef): FactorRef {
   const ref: FactorRef = { id: view.factorId, status: view.status || previous?.status || '' };
   const created = view.created ?? (previous?.id === view.factorId ? previous.created : undefined);
   if (created) ref.created = created;
-  const poll = view.links.poll && !view.pollIsActivate ? view.links.poll : previous?.id === view.factorId ? previous.pollLink : undefined;
+  const pollIsActivate = Boolean(view.links.poll && (view.pollIsActivate || isActivateHref(view.links.poll.href)));
+  const poll = view.links.poll && !pollIsActivate ? view.links.poll : previous?.id === view.factorId ? previous.pollLink : undefined;
   if (poll) ref.pollLink = poll;
-  const activate = view.links.activate ?? (view.pollIsActivate ? view.links.poll : undefined) ?? (previous?.id === view.factorId ? previous.activateLink : undefined);
+  const activate = view.links.activate ?? (pollIsActivate ? view.links.poll : undefined) ?? (previous?.id === view.factorId ? previous.activateLink : undefined);
   if (activate) ref.activateLink = { href: activate.href, method: 'POST' };
   return ref;
 }
@@ -403,7 +412,8 @@ function restartStep(state: RowState, _ctx: RowContext): Decision {
   return step(state, { kind: 'charge', token: `r${state.restarts + 1}`, purpose: 'restart' });
 }
 
-function afterCharge(state: RowState, ctx: RowContext, purpose: 'enroll' | 'restart', allowed: boolean, count: number): Decision {
+function afterCharge(state: RowState, ctx: RowContext, purpose: ChargePurpose, allowed: boolean, count: number): Decision {
+  if (purpose === 'observed') return deliverOrFollow(state, ctx);
   if (!allowed) {
     const cap = ctx.settings.maxActivations ?? count;
     return finalize(state, ctx, 'failed', { errorCode: 'MAX_ATTEMPTS', errorSummary: maxAttemptsSummary(count, cap) });
@@ -532,8 +542,14 @@ function afterRead(state: RowState, ctx: RowContext, view: FactorView): Decision
       const exp = expiryOf(view);
       if (exp !== undefined) {
         if (a.expiresKnown && a.expiresAt < ctx.now && exp > a.expiresAt + 1000) {
-          // A new activation appeared after this one expired (restarted outside this row): follow it.
-          s = addNote({ ...s, activation: { ...s.activation!, startedAt: ctx.now, expiresAt: exp, polls: 0 } }, 'a new activation appeared after the previous one expired');
+          // Okta restarted the activation after this one expired: that is an activation for the row (counted,
+          // delivered). Followed once; a second one is not, so no row can loop on restarts.
+          if (state.restarts >= (ctx.settings.revisit ? 2 : 1)) return finalize(s, ctx, 'expired', { note: 'Okta restarted the activation again after it expired; not followed' });
+          s = addNote(
+            { ...s, attempts: s.attempts + 1, restarts: s.restarts + 1, activation: { startedAt: ctx.now, expiresAt: exp, expiresKnown: true, polls: 0, delivered: false } },
+            'Okta restarted the expired activation',
+          );
+          return step(s, { kind: 'charge', token: `o${s.restarts}`, purpose: 'observed' }, true);
         } else if (!a.expiresKnown || Math.abs(exp - a.expiresAt) > 1000) {
           s = { ...s, activation: { ...s.activation!, expiresAt: exp, expiresKnown: true } };
         }
@@ -647,7 +663,9 @@ function afterTrouble(state: RowState, ctx: RowContext, during: Step['kind'], t:
           errorSummary: `Okta still reports the user as being activated after ${Math.round((ctx.now - prev.since) / 60_000)} min (${prev.tries + 1} tries): ${t.summary}`,
         });
       }
-      const backoff = Math.min(5 * 60_000, 60_000 * 2 ** Math.min(8, prev.tries));
+      // From a minute (a thirtieth of a shorter deadline), doubling, at most 5 minutes.
+      const first = Math.max(100, Math.min(60_000, Math.round(ctx.settings.provisioningWaitMs / 30)));
+      const backoff = Math.min(5 * 60_000, first * 2 ** Math.min(12, prev.tries));
       return terminal(s, { kind: 'wait', until: ctx.now + backoff, reason: 'provisioning' });
     }
     case 'validation':

@@ -31,8 +31,13 @@ export type Trouble =
   /** Anything else that fails the row: other 4xx, unreadable answers, foreign links. */
   | { kind: 'row-error'; code: string; summary: string };
 
-/** Okta's rate-limit windows are about a minute; a reset further ahead than this is not believed. */
-export const MAX_RATE_LIMIT_WAIT_MS = 5 * 60_000;
+/**
+ * Okta's rate-limit windows are about a minute: a bucket reset further ahead is not believed
+ * (the shared limiter keeps the bucket paused as long as it decides; the row follows it).
+ * A per-resource limit (5 activations per 5 minutes) may legitimately ask for minutes.
+ */
+export const MAX_BUCKET_WAIT_MS = 65_000;
+export const MAX_RESOURCE_WAIT_MS = 5 * 60_000;
 
 function summaryOf(err: OktaApiError): string {
   return `${err.errorSummary}${err.causes.length ? ` (${err.causes.join('; ')})` : ''}`;
@@ -45,8 +50,10 @@ export function classifyTrouble(err: unknown): Trouble {
     const summary = summaryOf(err);
     if (err.status === 429) {
       const reset = err.rateLimit?.resetInMs;
-      const waitMs = Math.min(MAX_RATE_LIMIT_WAIT_MS, Math.max(100, Number.isFinite(reset) ? (reset as number) : 1000));
-      return err.rateLimitKind === 'resource' ? { kind: 'resource-wait', waitMs, code, summary } : { kind: 'bucket-wait', waitMs, code, summary };
+      const asked = Math.max(100, Number.isFinite(reset) ? (reset as number) : 1000);
+      return err.rateLimitKind === 'resource'
+        ? { kind: 'resource-wait', waitMs: Math.min(MAX_RESOURCE_WAIT_MS, asked), code, summary }
+        : { kind: 'bucket-wait', waitMs: Math.min(MAX_BUCKET_WAIT_MS, asked), code, summary };
     }
     if (err.isReadOnly) return { kind: 'read-only', code, summary };
     if (err.status === 401 || err.path.startsWith('/oauth2/')) return { kind: 'credentials', code, summary };
