@@ -5,6 +5,8 @@
  * watchdog allows, ends the process at once (run state is in Redis: `resume` continues).
  * SIGHUP is left alone (a closed terminal should not stop a migration under nohup/tmux).
  */
+import { removeTempFiles } from './tmp-files.js';
+
 export interface ShutdownHandle {
   /** Resolves with the signal name when a stop was requested. */
   readonly requested: Promise<NodeJS.Signals>;
@@ -23,11 +25,13 @@ export function onShutdownSignal(opts: { watchdogMs?: number; log?: (msg: string
       resolve(signal);
       const t = setTimeout(() => {
         log(`Stopping took longer than ${Math.round((opts.watchdogMs ?? 45_000) / 1000)} s; exiting now. Unfinished jobs are handed back by the stalled-job check.`);
+        removeTempFiles();
         process.exit(1);
       }, opts.watchdogMs ?? 45_000);
       t.unref();
     } else {
       log(`${signal} received again: exiting now`);
+      removeTempFiles();
       process.exit(130);
     }
   };

@@ -10,12 +10,21 @@ import { createHash } from 'node:crypto';
 const BITS = 1 << 26; // 8 MiB
 const HASHES = 7;
 
+/** The SHA-256 of a key: the filter uses its first 8 bytes, src/csv/fingerprints.ts the next 12. */
+export function keyDigest(key: string): Buffer {
+  return createHash('sha256').update(key).digest();
+}
+
 export class KeyFilter {
   private readonly bits = new Uint32Array(BITS / 32);
 
   /** Adds key; returns true when it may have been added before. */
   addAndCheck(key: string): boolean {
-    const d = createHash('sha256').update(key).digest();
+    return this.addDigestAndCheck(keyDigest(key));
+  }
+
+  /** Adds the key whose keyDigest() is d; returns true when it may have been added before. */
+  addDigestAndCheck(d: Buffer): boolean {
     // double hashing: h_i = h1 + i * h2
     const h1 = d.readUInt32LE(0);
     const h2 = d.readUInt32LE(4) | 1;

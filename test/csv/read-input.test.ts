@@ -310,16 +310,17 @@ describe('inspectInput', () => {
 });
 
 describe('inspectInput: duplicates found in two steps (a fixed-size filter, then an exact pass)', () => {
-  it('a duplicate row claims none of its keys, so a later row sharing only those is not a duplicate', async () => {
+  it('a row giving both a userId and a login ties them, also when it is itself a duplicate', async () => {
     const f = file(`userId,login\n${ID1},\n${ID1},jane@example.com\n,JANE@example.com\n,bob@example.com\n,bob@example.com\n`);
     const s = await inspectInput(f);
     expect(s.rows).toBe(5);
-    expect(s.duplicates.map((d) => [d.row, d.duplicateOf])).toEqual([
-      [2, 1],
-      [5, 4],
+    expect(s.duplicates.map((d) => [d.row, d.duplicateOf, d.reason])).toEqual([
+      [2, 1, 'same userId and factorType (push) as row 1'],
+      [3, 1, 'same user and factorType (push) as row 1 (row 2 gives both a userId and a login of this user)'],
+      [5, 4, 'same login and factorType (push) as row 4'],
     ]);
-    expect(s.valid).toBe(3);
-    expect(s.duplicateCount).toBe(2);
+    expect(s.valid).toBe(2);
+    expect(s.duplicateCount).toBe(3);
   });
 
   it('finds the one repeated user in a large file without a per-row table', async () => {
