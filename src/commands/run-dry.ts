@@ -63,7 +63,7 @@ export async function dryRun(o: DryRunOptions): Promise<import('../runs/plan.js'
       const group = o.groupName !== undefined ? await resolveGroupName(client, o.groupName) : { id: o.group! };
       inputs = groupRows(client, group.id, { ...o.readOptions, ...(o.pageSize !== undefined ? { pageSize: o.pageSize } : {}) });
     }
-    const result = await writePlan(file, planRows(client, inputs, { concurrency: Math.min(config.maxConcurrent, 20) }));
+    const result = await writePlan(file, planRows(client, inputs, { concurrency: Math.min(config.maxConcurrent, 20) }), { bom: Boolean(o.flags.excel) });
     o.out.write(`${formatPlanSummary(file, result)}\n`);
     logger.info('dry run finished', { plan: file, rows: result.rows, ...result.byAction });
     if (result.readErrors) {

@@ -43,58 +43,66 @@ function identityKeys(row: Pick<InputRow, 'userId' | 'login'>): string[] {
 
 const NONE = -1;
 
-/** The first row of each (group, factor type) seen so far, with that row's candidate keys. */
+/**
+ * The first row of each (group, factor type) seen so far, with that row's candidate
+ * keys: entries stored densely (16 bytes each) behind an open-addressing index.
+ */
 class FirstRows {
-  private capacity = 1024;
-  private keys = new Int32Array(this.capacity).fill(NONE);
-  private rows = new Uint32Array(this.capacity);
-  private userKeys = new Int32Array(this.capacity);
-  private loginKeys = new Int32Array(this.capacity);
+  private slots = new Int32Array(1024).fill(NONE);
+  private keys = new Int32Array(768);
+  private rows = new Uint32Array(768);
+  private userKeys = new Int32Array(768);
+  private loginKeys = new Int32Array(768);
   private size = 0;
 
   private slotOf(key: number): number {
-    const mask = this.capacity - 1;
-    let slot = Math.imul(key, 0x9e3779b1) >>> 0 & mask;
-    while (this.keys[slot] !== NONE && this.keys[slot] !== key) slot = (slot + 1) & mask;
+    const mask = this.slots.length - 1;
+    let slot = (Math.imul(key, 0x9e3779b1) >>> 0) & mask;
+    while (this.slots[slot] !== NONE && this.keys[this.slots[slot]!] !== key) slot = (slot + 1) & mask;
     return slot;
   }
 
   get(group: number, factor: number): { row: number; userKey: number; loginKey: number } | undefined {
-    const slot = this.slotOf(group * 4 + factor);
-    if (this.keys[slot] === NONE) return undefined;
-    return { row: this.rows[slot]!, userKey: this.userKeys[slot]!, loginKey: this.loginKeys[slot]! };
+    const at = this.slots[this.slotOf(group * 4 + factor)]!;
+    if (at === NONE) return undefined;
+    return { row: this.rows[at]!, userKey: this.userKeys[at]!, loginKey: this.loginKeys[at]! };
   }
 
   set(group: number, factor: number, row: number, userKey: number, loginKey: number): void {
     const key = group * 4 + factor;
-    let slot = this.slotOf(key);
-    if (this.keys[slot] === NONE) {
-      if ((this.size + 1) * 2 > this.capacity) {
-        this.grow();
-        slot = this.slotOf(key);
-      }
-      this.size++;
+    const slot = this.slotOf(key);
+    let at = this.slots[slot]!;
+    if (at === NONE) {
+      at = this.size++;
+      if (at >= this.keys.length) this.growEntries();
+      this.keys[at] = key;
+      this.slots[slot] = at;
     }
-    this.keys[slot] = key;
-    this.rows[slot] = row;
-    this.userKeys[slot] = userKey;
-    this.loginKeys[slot] = loginKey;
+    this.rows[at] = row;
+    this.userKeys[at] = userKey;
+    this.loginKeys[at] = loginKey;
+    if (this.size * 4 > this.slots.length * 3) this.rehash();
   }
 
-  private grow(): void {
-    const { keys, rows, userKeys, loginKeys } = this;
-    this.capacity *= 2;
-    this.keys = new Int32Array(this.capacity).fill(NONE);
-    this.rows = new Uint32Array(this.capacity);
-    this.userKeys = new Int32Array(this.capacity);
-    this.loginKeys = new Int32Array(this.capacity);
-    for (let s = 0; s < keys.length; s++) {
-      if (keys[s] === NONE) continue;
-      const slot = this.slotOf(keys[s]!);
-      this.keys[slot] = keys[s]!;
-      this.rows[slot] = rows[s]!;
-      this.userKeys[slot] = userKeys[s]!;
-      this.loginKeys[slot] = loginKeys[s]!;
+  private growEntries(): void {
+    const grow = <T extends Int32Array | Uint32Array>(a: T, make: (n: number) => T): T => {
+      const b = make(a.length * 2);
+      b.set(a);
+      return b;
+    };
+    this.keys = grow(this.keys, (n) => new Int32Array(n));
+    this.rows = grow(this.rows, (n) => new Uint32Array(n));
+    this.userKeys = grow(this.userKeys, (n) => new Int32Array(n));
+    this.loginKeys = grow(this.loginKeys, (n) => new Int32Array(n));
+  }
+
+  private rehash(): void {
+    this.slots = new Int32Array(this.slots.length * 2).fill(NONE);
+    const mask = this.slots.length - 1;
+    for (let at = 0; at < this.size; at++) {
+      let slot = (Math.imul(this.keys[at]!, 0x9e3779b1) >>> 0) & mask;
+      while (this.slots[slot] !== NONE) slot = (slot + 1) & mask;
+      this.slots[slot] = at;
     }
   }
 }
@@ -136,9 +144,10 @@ class UserGroups {
   /**
    * Join the groups of keys a and b (row `row` gives both). Returns false when both
    * already had rows of a common factor type, so that decisions taken before change.
-   * Otherwise the first rows of the absorbed group move to the joined one.
+   * Otherwise the first rows of the absorbed group move to the joined one (when
+   * decisions are still being taken: `firsts`).
    */
-  join(a: number, b: number, row: number, firsts: FirstRows): boolean {
+  join(a: number, b: number, row: number, firsts: FirstRows | undefined): boolean {
     let ra = this.find(a);
     let rb = this.find(b);
     if (ra === rb) return true;
@@ -148,10 +157,10 @@ class UserGroups {
     const ties = [this.tie[ra]!, this.tie[rb]!, row].filter((t) => t > 0);
     this.tie[ra] = Math.min(...ties);
     const overlap = (this.factors[ra]! & this.factors[rb]!) !== 0;
-    for (let f = 0; f < FACTOR_TYPES.length; f++) {
-      if (!(this.factors[rb]! & (1 << f))) continue;
+    for (let f = 0; firsts && f < FACTOR_TYPES.length; f++) {
+      if (!(this.factors[rb]! & (1 << f)) || this.factors[ra]! & (1 << f)) continue;
       const first = firsts.get(rb, f);
-      if (first && !(this.factors[ra]! & (1 << f))) firsts.set(ra, f, first.row, first.userKey, first.loginKey);
+      if (first) firsts.set(ra, f, first.row, first.userKey, first.loginKey);
     }
     this.factors[ra]! |= this.factors[rb]!;
     return !overlap;
@@ -165,11 +174,13 @@ export interface Duplicates {
 }
 
 export class DuplicateFinder {
-  private readonly filter = new KeyFilter();
+  /** Only needed while rows are seen; dropped before the passes that allocate the groups. */
+  private filter: KeyFilter | undefined = new KeyFilter();
   private readonly candidates = new FingerprintTable();
 
   /** The validating pass: every valid row, in file order. */
   see(row: InputRow): void {
+    if (!this.filter) throw new Error('DuplicateFinder: see() after find()');
     for (const key of identityKeys(row)) {
       const d = keyDigest(key);
       if (this.filter.addDigestAndCheck(d)) this.candidates.add(d);
@@ -186,6 +197,7 @@ export class DuplicateFinder {
    * again, in the same order (called once, or twice when a late tie regroups users).
    */
   async find(validRows: () => AsyncIterable<InputRow>, cap: number): Promise<Duplicates> {
+    this.filter = undefined;
     if (this.candidates.size === 0) return { count: 0, list: [] };
     const groups = new UserGroups(this.candidates.size);
     const first = await this.decide(validRows(), groups, true, cap);
@@ -194,15 +206,18 @@ export class DuplicateFinder {
 
   /** One deciding pass; with `joining`, also groups the keys, and returns undefined when a late tie regrouped. */
   private async decide(rows: AsyncIterable<InputRow>, groups: UserGroups, joining: boolean, cap: number): Promise<Duplicates | undefined> {
-    const firsts = new FirstRows();
+    let firsts: FirstRows | undefined = new FirstRows();
     const result: Duplicates = { count: 0, list: [] };
     let regrouped = false;
     for await (const row of rows) {
       const u = row.userId ? this.candidates.get(keyDigest(userKey(row.userId))) : NONE;
       const l = row.login ? this.candidates.get(keyDigest(loginKey(row.login))) : NONE;
       if (u === NONE && l === NONE) continue;
-      if (joining && u !== NONE && l !== NONE && !groups.join(u, l, row.row, firsts)) regrouped = true;
-      if (regrouped) continue; // decisions are retaken in a third pass; only the grouping goes on
+      if (joining && u !== NONE && l !== NONE && !groups.join(u, l, row.row, firsts)) {
+        regrouped = true;
+        firsts = undefined; // decisions are retaken in a third pass; only the grouping goes on
+      }
+      if (!firsts) continue;
       const factor = FACTOR_TYPES.indexOf(row.factorType as (typeof FACTOR_TYPES)[number]);
       const group = groups.find(u !== NONE ? u : l);
       const original = firsts.get(group, factor);

@@ -3,60 +3,62 @@
  * it was added: the candidate keys of duplicate detection (keys that may occur twice)
  * without a JavaScript string or object per key. A fingerprint is 96 bits of the key's
  * SHA-256 (src/csv/key-filter.ts keyDigest): two different keys of a file share one
- * with a probability of about n² / 2^97, nil for any file a person can write. Open
- * addressing in typed arrays: 16 bytes a slot, at most half the slots used.
+ * with a probability of about n² / 2^97, nil for any file a person can write. The
+ * fingerprints are stored densely (12 bytes each), the hash index over them is open
+ * addressing at most 3/4 full (about 5.5 bytes per fingerprint more).
  */
 
 const EMPTY = -1;
 
 export class FingerprintTable {
-  private capacity = 1024;
-  private words = new Uint32Array(this.capacity * 3);
-  private index = new Int32Array(this.capacity).fill(EMPTY);
+  private slots = new Int32Array(1024).fill(EMPTY);
+  private words = new Uint32Array(768 * 3);
   /** Fingerprints held. */
   size = 0;
 
   /** The dense number of digest d's fingerprint, adding it when it is new. */
   add(d: Buffer): number {
-    const found = this.get(d);
-    if (found !== EMPTY) return found;
-    if ((this.size + 1) * 2 > this.capacity) this.grow();
-    this.place(d.readUInt32LE(8), d.readUInt32LE(12), d.readUInt32LE(16), this.size);
-    return this.size++;
+    const a = d.readUInt32LE(8);
+    const b = d.readUInt32LE(12);
+    const c = d.readUInt32LE(16);
+    const slot = this.find(a, b, c);
+    if (this.slots[slot] !== EMPTY) return this.slots[slot]!;
+    const at = this.size++;
+    if (at * 3 + 3 > this.words.length) {
+      const words = new Uint32Array(this.words.length * 2);
+      words.set(this.words);
+      this.words = words;
+    }
+    this.words[at * 3] = a;
+    this.words[at * 3 + 1] = b;
+    this.words[at * 3 + 2] = c;
+    this.slots[slot] = at;
+    if (this.size * 4 > this.slots.length * 3) this.rehash();
+    return at;
   }
 
   /** The dense number of digest d's fingerprint, or -1 when it is not held. */
   get(d: Buffer): number {
-    const a = d.readUInt32LE(8);
-    const b = d.readUInt32LE(12);
-    const c = d.readUInt32LE(16);
-    const mask = this.capacity - 1;
+    return this.slots[this.find(d.readUInt32LE(8), d.readUInt32LE(12), d.readUInt32LE(16))]!;
+  }
+
+  /** The slot holding this fingerprint, or the empty slot where it would go. */
+  private find(a: number, b: number, c: number): number {
+    const mask = this.slots.length - 1;
     for (let slot = a & mask; ; slot = (slot + 1) & mask) {
-      const at = this.index[slot]!;
-      if (at === EMPTY) return EMPTY;
-      const w = slot * 3;
-      if (this.words[w] === a && this.words[w + 1] === b && this.words[w + 2] === c) return at;
+      const at = this.slots[slot]!;
+      if (at === EMPTY) return slot;
+      if (this.words[at * 3] === a && this.words[at * 3 + 1] === b && this.words[at * 3 + 2] === c) return slot;
     }
   }
 
-  private place(a: number, b: number, c: number, at: number): void {
-    const mask = this.capacity - 1;
-    let slot = a & mask;
-    while (this.index[slot] !== EMPTY) slot = (slot + 1) & mask;
-    this.index[slot] = at;
-    this.words[slot * 3] = a;
-    this.words[slot * 3 + 1] = b;
-    this.words[slot * 3 + 2] = c;
-  }
-
-  private grow(): void {
-    const { words, index } = this;
-    this.capacity *= 2;
-    this.words = new Uint32Array(this.capacity * 3);
-    this.index = new Int32Array(this.capacity).fill(EMPTY);
-    for (let slot = 0; slot < index.length; slot++) {
-      const at = index[slot]!;
-      if (at !== EMPTY) this.place(words[slot * 3]!, words[slot * 3 + 1]!, words[slot * 3 + 2]!, at);
+  private rehash(): void {
+    this.slots = new Int32Array(this.slots.length * 2).fill(EMPTY);
+    const mask = this.slots.length - 1;
+    for (let at = 0; at < this.size; at++) {
+      let slot = this.words[at * 3]! & mask;
+      while (this.slots[slot] !== EMPTY) slot = (slot + 1) & mask;
+      this.slots[slot] = at;
     }
   }
 }

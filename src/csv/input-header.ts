@@ -29,9 +29,10 @@ export interface HeaderOptions {
   allowUnknownColumns?: boolean;
 }
 
-/** Cells that are not input columns: ignored under --allow-unknown-columns. */
-export function ignoredColumns(header: Pick<Header, 'names' | 'canonical'>): string[] {
-  return header.names.filter((n, i) => n !== '' && header.canonical[i] === undefined);
+/** Cells that are neither input columns nor read by a filter: ignored under --allow-unknown-columns. */
+export function ignoredColumns(header: Pick<Header, 'names' | 'canonical' | 'match' | 'skip'>): string[] {
+  const filtered = new Set([...header.match, ...header.skip].map((f) => f.index));
+  return header.names.filter((n, i) => n !== '' && header.canonical[i] === undefined && !filtered.has(i));
 }
 
 /** The column a filter reads: the cell of that name, else the cell read as that input column. */

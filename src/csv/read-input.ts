@@ -17,7 +17,7 @@ import { CsvError, parse, type Options } from 'csv-parse';
 import { ConfigError, InputFileError } from '../errors.js';
 import { ByteGuard } from './byte-guard.js';
 import type { InputColumn } from './columns.js';
-import { chooseDelimiter, type Delimiter, type DelimiterSource } from './delimiter.js';
+import { chooseDelimiter, oneCellHint, type Delimiter, type DelimiterSource } from './delimiter.js';
 import { DuplicateFinder, type DuplicateRow } from './duplicates.js';
 import { filterMatches, type RowFilter } from './filters.js';
 import { buildHeader, ignoredColumns, type Header } from './input-header.js';
@@ -100,7 +100,14 @@ function positiveInt(value: number | undefined, name: string, fallback: number, 
   return value;
 }
 
-function csvError(file: string, err: CsvError, headerNames: string[] | undefined, lastEnd: number, maxLineBytes: number): InputFileError {
+/** A csv-parse error as the sentence an operator needs; a header read as one cell adds why (the delimiter). */
+function csvError(file: string, err: CsvError, headerNames: string[] | undefined, lastEnd: number, maxLineBytes: number, delimiter: Delimiter): InputFileError {
+  const { message, line } = csvProblem(err, headerNames, lastEnd, maxLineBytes);
+  const hint = headerNames && oneCellHint(headerNames.map((n) => n.trim()), delimiter);
+  return new InputFileError(file, hint ? `${message}; ${hint}` : message, line);
+}
+
+function csvProblem(err: CsvError, headerNames: string[] | undefined, lastEnd: number, maxLineBytes: number): { message: string; line?: number } {
   const at = err as CsvError & { lines?: number; column?: number | string };
   const line = typeof at.lines === 'number' ? at.lines : undefined;
   const columnName = (): string => {
@@ -112,27 +119,21 @@ function csvError(file: string, err: CsvError, headerNames: string[] | undefined
   };
   switch (err.code) {
     case 'CSV_QUOTE_NOT_CLOSED':
-      return new InputFileError(file, 'a quoted field is not closed (its opening quote has no closing quote before the end of the file)', lastEnd + 1);
+      return { message: 'a quoted field is not closed (its opening quote has no closing quote before the end of the file)', line: lastEnd + 1 };
     case 'CSV_MAX_RECORD_SIZE':
-      return new InputFileError(
-        file,
-        `a record is longer than ${maxLineBytes} bytes, the limit for one line (a quoted field that is never closed does this: check the quotes from this line on)`,
-        lastEnd + 1,
-      );
+      return {
+        message: `a record is longer than ${maxLineBytes} bytes, the limit for one line (a quoted field that is never closed does this: check the quotes from this line on)`,
+        line: lastEnd + 1,
+      };
     case 'INVALID_OPENING_QUOTE':
-      return new InputFileError(
-        file,
-        `a quote appears inside an unquoted field${columnName()}; quote the whole field and double the quotes inside it, like "Bob ""B"" Smith"`,
+      return {
+        message: `a quote appears inside an unquoted field${columnName()}; quote the whole field and double the quotes inside it, like "Bob ""B"" Smith"`,
         line,
-      );
+      };
     case 'CSV_INVALID_CLOSING_QUOTE':
-      return new InputFileError(
-        file,
-        `a quoted field has text after its closing quote${columnName()}; inside a quoted field write a quote as two quotes ("")`,
-        line,
-      );
+      return { message: `a quoted field has text after its closing quote${columnName()}; inside a quoted field write a quote as two quotes ("")`, line };
     default:
-      return new InputFileError(file, `not valid CSV (${err.code}: ${err.message})`, line);
+      return { message: `not valid CSV (${err.code}: ${err.message})`, line };
   }
 }
 
@@ -232,7 +233,7 @@ async function* readRows(
       if (maxRows !== undefined && yielded >= maxRows) return;
     }
   } catch (err) {
-    if (err instanceof CsvError) throw csvError(label, err, headerNames, lastEnd, maxLineBytes);
+    if (err instanceof CsvError) throw csvError(label, err, headerNames, lastEnd, maxLineBytes, delimiter);
     throw inputError(label, err);
   } finally {
     parser.destroy();

@@ -7,7 +7,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { ProcessConfig } from '../config.js';
-import { writeReport } from '../csv/report.js';
+import { writeReport, type WriteCsvOptions } from '../csv/report.js';
 import { EXIT, ExitError, FatalRunError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { startRuntime, type Runtime } from '../queue/runtime.js';
@@ -28,6 +28,8 @@ export interface ExecuteOptions {
   out?: NodeJS.WritableStream;
   /** Force progress style (tests). */
   tty?: boolean;
+  /** Write the report with a UTF-8 byte order mark for Excel (--excel). */
+  excel?: boolean;
   /** Started already (the demo / tests pass one in). */
   runtime?: Runtime;
   /** What the run's manifest (`<report>.manifest.json`) records beyond the run itself. */
@@ -62,9 +64,9 @@ export interface RunSummary {
   rateLimited?: number;
 }
 
-export async function writeRunReport(store: RunStore, runId: string, file: string): Promise<{ rows: number; sha256: string }> {
+export async function writeRunReport(store: RunStore, runId: string, file: string, opts: WriteCsvOptions = {}): Promise<{ rows: number; sha256: string }> {
   mkdirSync(dirname(resolve(file)), { recursive: true });
-  return writeReport(file, reportRows(store, runId));
+  return writeReport(file, reportRows(store, runId), opts);
 }
 
 export function formatSummary(s: RunSummary): string {
@@ -149,7 +151,7 @@ export async function executeRun(opts: ExecuteOptions): Promise<RunSummary> {
   const counts = await store.outcomeCountsAsRecord(runId).catch(() => undefined);
   let reportSha = '';
   try {
-    reportSha = (await writeRunReport(store, runId, opts.reportPath)).sha256;
+    reportSha = (await writeRunReport(store, runId, opts.reportPath, { bom: Boolean(opts.excel) })).sha256;
   } catch (err) {
     logger.error(`could not write the report ${opts.reportPath}: ${(err as Error).message}`);
   }

@@ -10,30 +10,11 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseFilterFlags } from '../../src/csv/filters.js';
 import { generateUsersCsv } from '../../src/csv/generate.js';
-import { inspectInput, readInput, type ReadInputOptions, type RowResult } from '../../src/csv/read-input.js';
+import { inspectInput, readInput } from '../../src/csv/read-input.js';
 import { ConfigError, InputFileError } from '../../src/errors.js';
+import { error, rows, useTempFiles } from './helpers.js';
 
-const tmp = mkdtempSync(join(tmpdir(), 'be-read-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-let n = 0;
-function file(content: string | Buffer): string {
-  const f = join(tmp, `f${++n}.csv`);
-  writeFileSync(f, content);
-  return f;
-}
-async function rows(f: string, opts?: ReadInputOptions): Promise<RowResult[]> {
-  const out: RowResult[] = [];
-  for await (const r of readInput(f, opts)) out.push(r);
-  return out;
-}
-async function error(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected an error, got none');
-}
+const { dir: tmp, file } = useTempFiles('read');
 
 const ID1 = '00u1aaaaaaaaaaaaaaaa';
 const ID2 = '00u2bbbbbbbbbbbbbbbb';
