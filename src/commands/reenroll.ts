@@ -16,8 +16,8 @@ export function register(program: Command): void {
   const cmd = program
     .command('reenroll')
     .description('revisit the users of a previous report (expired activations by default), a user list or a group: restart expired activations, enroll missing factors, leave active ones alone; write a report like `run`')
-    .option('--from <report>', 'a previous outcome report: revisit its `expired` rows (see --include-failed, --include-pending)')
-    .option('--users <csv>', 'revisit the users of this list (a userId or login column; factorType defaults to push) instead of --from')
+    .option('--from <report>', 'a previous outcome report: revisit its `expired` rows (see --include-failed, --include-pending); - reads standard input')
+    .option('--users <csv>', 'revisit the users of this list (a userId or login column; factorType defaults to push; - reads standard input) instead of --from')
     .option('--group <groupId>', 'revisit every member of this Okta group (push) instead of --from')
     .requiredOption('--report <file>', 'where to write the outcome CSV (same format as `run`; usable as the next --from)')
     .option('--include-failed', "with --from: also revisit `failed` rows whose cause may pass (network, 5xx, lost jobs); never E0000007, INVALID_INPUT, DUPLICATE_ROW, MAX_ATTEMPTS")

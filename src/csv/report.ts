@@ -111,7 +111,13 @@ export async function writeCsv(
 ): Promise<{ rows: number; sha256: string }> {
   const dir = dirname(file);
   await step(file, () => refuseNonRegularTarget(file));
-  await step(file, () => mkdir(dir, { recursive: true }));
+  await step(file, () =>
+    mkdir(dir, { recursive: true }).catch((err: NodeJS.ErrnoException) => {
+      // mkdir -p meets a file where a folder of the path should be
+      if (err.code === 'EEXIST') throw new ReportWriteError(file, describeWriteFailure({ code: 'ENOTDIR' }), 'ENOTDIR');
+      throw err;
+    }),
+  );
   const tmp = join(dir, `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   const forget = trackTempFile(tmp);
   const hash = createHash('sha256');
