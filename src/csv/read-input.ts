@@ -12,6 +12,7 @@
  * data row.
  */
 import { createHash } from 'node:crypto';
+import type { FileHandle } from 'node:fs/promises';
 import { pipeline } from 'node:stream';
 import { CsvError, parse, type Options } from 'csv-parse';
 import { ConfigError, InputFileError } from '../errors.js';
@@ -138,7 +139,7 @@ function csvProblem(err: CsvError, headerNames: string[] | undefined, lastEnd: n
 }
 
 /** The first bytes of the opened file (its header line, when that fits in one record). */
-async function peek(handle: import('node:fs/promises').FileHandle, bytes: number): Promise<Buffer> {
+async function peek(handle: FileHandle, bytes: number): Promise<Buffer> {
   const buf = Buffer.alloc(bytes);
   const { bytesRead } = await handle.read(buf, 0, bytes, 0);
   return buf.subarray(0, bytesRead);

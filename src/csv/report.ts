@@ -13,7 +13,7 @@
  * ("JÃ¼rgen"); readers here skip it.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream';
 import { CsvError, parse } from 'csv-parse';
@@ -122,7 +122,7 @@ export async function writeCsv(
   const forget = trackTempFile(tmp);
   const hash = createHash('sha256');
   let count = 0;
-  let handle: import('node:fs/promises').FileHandle | undefined;
+  let handle: FileHandle | undefined;
   try {
     handle = await step(file, () => open(tmp, 'wx', 0o600));
     const h = handle;

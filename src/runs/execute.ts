@@ -4,8 +4,6 @@
  * stop is requested, or something fatal happens), write the report, print the
  * summary. Shared by `run`, `resume` and `demo`.
  */
-import { mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
 import type { ProcessConfig } from '../config.js';
 import { writeReport, type WriteCsvOptions } from '../csv/report.js';
 import { EXIT, ExitError, FatalRunError } from '../errors.js';
@@ -65,7 +63,7 @@ export interface RunSummary {
 }
 
 export async function writeRunReport(store: RunStore, runId: string, file: string, opts: WriteCsvOptions = {}): Promise<{ rows: number; sha256: string }> {
-  mkdirSync(dirname(resolve(file)), { recursive: true });
+  // writeReport creates the folder, and names the file when it cannot.
   return writeReport(file, reportRows(store, runId), opts);
 }
 
