@@ -54,6 +54,7 @@ describe('checkReportTarget', () => {
     const long = join(dir, `${'x'.repeat(240)}.csv`);
     expect(checkReportTarget(long)).toBe(`${long}: the file name is too long (at most 223 bytes)`);
     expect(checkReportTarget('  ')).toBe('no file name given for the report');
+    expect(checkReportTarget(join(dir, 'new-folder') + '/')).toBe(`${join(dir, 'new-folder')}/ names a folder (it ends with a slash); give a file name, like ${join(dir, 'new-folder', 'report.csv')}`);
   });
 
   it('a read-only file system: its folder is not writable, and a folder cannot be created in it', async (ctx) => {
