@@ -69,9 +69,10 @@ function statOrUndefined(path: string): Stats | undefined {
 
 /**
  * Whether an output CSV can be written at `path`: undefined when it can, else the
- * problem in a sentence (the path is a directory or a device or ends with a slash, its folder is missing and
- * cannot be created, is not writable, the name is too long). Creates nothing. A full
- * disk shows only when writing: writeCsv then throws ReportWriteError.
+ * problem in a sentence (the path is a directory or a device or ends with a slash, its
+ * folder is missing and cannot be created, is not writable, the name is too long).
+ * Creates nothing. A full disk shows only when writing: writeCsv then throws
+ * ReportWriteError.
  */
 export function checkReportTarget(path: string): string | undefined {
   if (!path.trim()) return 'no file name given for the report';
