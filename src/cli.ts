@@ -21,6 +21,19 @@ program
 
 registerCommands(program);
 
+// An input file problem means "nothing was enqueued" only to the commands that enqueue.
+let command = '';
+program.hook('preAction', (_program, action) => {
+  command = action.name();
+});
+const INPUT_PROBLEM_OUTCOME: Record<string, string> = {
+  run: 'Nothing was enqueued.',
+  enqueue: 'Nothing was enqueued.',
+  reenroll: 'Nothing was enqueued.',
+  schedule: 'Nothing was enqueued.',
+  audit: 'Nothing was read from Okta.',
+};
+
 function fail(code: number, message: string): never {
   if (message) process.stderr.write(`${redact(message)}\n`);
   process.exit(code);
@@ -39,7 +52,8 @@ try {
   } else if (err instanceof ConfigError) {
     fail(EXIT.USAGE, err.message);
   } else if (err instanceof InputFileError) {
-    fail(EXIT.USAGE, `Input file problem: ${err.message}\nNothing was enqueued.`);
+    const outcome = INPUT_PROBLEM_OUTCOME[command];
+    fail(EXIT.USAGE, `Input file problem: ${err.message}${outcome ? `\n${outcome}` : ''}`);
   } else if (err instanceof FatalRunError) {
     fail(EXIT.FATAL, `Fatal: ${err.message}${err.hint ? `\n${err.hint}` : ''}`);
   } else {

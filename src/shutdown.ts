@@ -20,6 +20,7 @@ export const DEFAULT_CLOSE_TIMEOUT_MS = 25_000;
 export function jobGraceMs(closeTimeoutMs: number): number {
   return closeTimeoutMs - Math.min(8000, Math.floor(closeTimeoutMs / 2));
 }
+import { removeTempFiles } from './tmp-files.js';
 
 export interface ShutdownHandle {
   /** Resolves with the signal name when a stop was requested. */
@@ -55,11 +56,13 @@ export function onShutdownSignal(opts: ShutdownOptions = {}): ShutdownHandle {
       resolve(signal);
       const t = setTimeout(() => {
         warn(`Stopping took longer than ${formatSeconds(closeTimeoutMs)} (--close-timeout-ms); exiting now. Unfinished jobs are handed back by the stalled-job check.`);
+        removeTempFiles();
         process.exit(1);
       }, closeTimeoutMs);
       t.unref();
     } else {
       warn(`${signal} received again: exiting now`);
+      removeTempFiles();
       process.exit(130);
     }
   };

@@ -19,6 +19,8 @@ export interface AuditOptions {
   users: AsyncIterable<AuditSubject>;
   /** The inventory CSV (written atomically, mode 0600; nothing is left behind on a fatal error). */
   outFile: string;
+  /** Start the inventory with a UTF-8 byte order mark for Excel (--excel). */
+  bom?: boolean;
   /** Users read at once. Default 8. */
   concurrency?: number;
   retry?: RetryOptions;
@@ -48,6 +50,6 @@ export async function runAudit(opts: AuditOptions): Promise<AuditResult> {
       yield* user.rows;
     }
   }
-  const written = await writeCsv(opts.outFile, INVENTORY_COLUMNS, rows());
+  const written = await writeCsv(opts.outFile, INVENTORY_COLUMNS, rows(), { bom: Boolean(opts.bom) });
   return { ...tally.summary(), outFile: opts.outFile, sha256: written.sha256 };
 }

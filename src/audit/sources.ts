@@ -5,7 +5,7 @@
  * memory, only the set of users already seen (to audit each user once).
  */
 import { ExitError, EXIT, InputFileError } from '../errors.js';
-import { readInput } from '../csv/read-input.js';
+import { readInput, type ReadInputOptions } from '../csv/read-input.js';
 import { LOGIN_MAX_CHARS, showValue, USER_ID_RE } from '../csv/input-row.js';
 import { OktaApiError } from '../okta/errors.js';
 import type { OktaClient, OktaUser, Page } from '../okta/types.js';
@@ -39,8 +39,8 @@ function keyOf(s: AuditSubject): string {
   return s.userId ? `u:${s.userId}` : `l:${(s.login ?? '').toLowerCase()}`;
 }
 
-async function* subjectsOf(file: string): AsyncGenerator<{ row: number; subject: AuditSubject; problem?: string }> {
-  for await (const result of readInput(file, { allowUnknownColumns: true })) {
+async function* subjectsOf(file: string, opts: ReadInputOptions): AsyncGenerator<{ row: number; subject: AuditSubject; problem?: string }> {
+  for await (const result of readInput(file, { ...opts, allowUnknownColumns: true })) {
     // Only the user's identity matters here: other columns (a bad phone number) do not stop an audit.
     const { row, userId, login } = result.value;
     const subject: AuditSubject = {};
@@ -55,12 +55,12 @@ async function* subjectsOf(file: string): AsyncGenerator<{ row: number; subject:
  * The first pass over a user list: refuses the file (InputFileError, nothing read from
  * Okta) when a row names no usable user; returns how many distinct users it names.
  */
-export async function checkUserList(file: string): Promise<{ rows: number; users: number }> {
+export async function checkUserList(file: string, opts: ReadInputOptions = {}): Promise<{ rows: number; users: number }> {
   const problems: string[] = [];
   let count = 0;
   let rows = 0;
   const seen = new Set<string>();
-  for await (const { row, subject, problem } of subjectsOf(file)) {
+  for await (const { row, subject, problem } of subjectsOf(file, opts)) {
     rows++;
     if (problem) {
       count++;
@@ -77,9 +77,9 @@ export async function checkUserList(file: string): Promise<{ rows: number; users
 }
 
 /** The distinct users of a list (checked by checkUserList first), in file order. */
-export async function* usersFromList(file: string): AsyncGenerator<AuditSubject> {
+export async function* usersFromList(file: string, opts: ReadInputOptions = {}): AsyncGenerator<AuditSubject> {
   const seen = new Set<string>();
-  for await (const { subject, problem } of subjectsOf(file)) {
+  for await (const { subject, problem } of subjectsOf(file, opts)) {
     if (problem) continue;
     const key = keyOf(subject);
     if (seen.has(key)) continue;

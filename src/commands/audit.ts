@@ -8,13 +8,13 @@
  */
 import type { Command } from 'commander';
 import type { RawOptions } from '../config.js';
-import { addLogOptions, addOktaOptions, addRedisOptions } from './options.js';
+import { addInputOptions, addLogOptions, addOktaOptions, addRedisOptions, addReportOptions } from './options.js';
 import { collectProblems, collectProblemsAsync } from '../errors.js';
 
 export function register(program: Command): void {
   const cmd = program
     .command('audit')
-    .argument('[users]', 'CSV of users to audit (a userId or login column; other columns are ignored)')
+    .argument('[users]', 'CSV of users to audit (a userId or login column; other columns are ignored; - reads standard input)')
     .description('write an inventory of the factors of a user list or an Okta group, with a summary and a manifest')
     .option('--group <groupId>', 'audit the members of this Okta group instead of a CSV')
     .requiredOption('--out <file>', 'where to write the inventory CSV (userId,login,factorId,factorType,provider,status,created,lastUpdated)')
@@ -27,6 +27,8 @@ export function register(program: Command): void {
   addLogOptions(cmd);
   addOktaOptions(cmd);
   addRedisOptions(cmd);
+  addInputOptions(cmd, { unknownColumnsIgnored: true });
+  addReportOptions(cmd);
   cmd.action(async (users: string | undefined, flags: RawOptions) => {
     await auditCommand(users, flags);
   });
@@ -55,6 +57,7 @@ export async function auditCommand(
   const { loadSigningKey, writeManifest } = await import('../runs/manifest.js');
   const { ensureRedis } = await import('./redis-check.js');
   const { openReadOnlyOkta } = await import('../audit/gate.js');
+  const { parseDelimiterFlag } = await import('../csv/delimiter.js');
   const out = io.out ?? process.stdout;
   const errOut = io.err ?? process.stderr;
 
@@ -76,6 +79,8 @@ export async function auditCommand(
   };
   const concurrency = intFlag('--concurrency', flags.concurrency, 1, 75, DEFAULT_AUDIT_CONCURRENCY);
   const pageSize = intFlag('--page-size', flags.pageSize, 1, 200, 200);
+  const delimiter = typeof flags.delimiter === 'string' ? collectProblems(problems, () => parseDelimiterFlag(flags.delimiter as string)) : undefined;
+  const listOptions = delimiter ? { delimiter } : {};
   const outFile = typeof flags.out === 'string' ? flags.out : '';
   if (!outFile) problems.push('--out: expected a file name for the inventory CSV, got none');
   // --concurrency means something else to the process config (jobs per queue): keep it out of there.
@@ -88,7 +93,7 @@ export async function auditCommand(
   if (problems.length || !config) throw new ConfigError(problems);
 
   // A file that names no usable user stops here, before anything is read from Okta.
-  if (usersFile) await checkUserList(usersFile);
+  if (usersFile) await checkUserList(usersFile, listOptions);
   // Redis carries the shared rate limiter: every process reading from the org shares its budget.
   await ensureRedis(config.redisUrl);
 
@@ -109,13 +114,14 @@ export async function auditCommand(
   let withoutPush = 0;
   let unread = 0;
   try {
-    const users = usersFile ? usersFromList(usersFile) : usersFromGroup(client, group!, { pageSize });
+    const users = usersFile ? usersFromList(usersFile, listOptions) : usersFromGroup(client, group!, { pageSize });
     let result;
     try {
       result = await runAudit({
         client,
         users,
         outFile,
+        bom: Boolean(flags.excel),
         concurrency,
         onUser: (user, done) => {
           if (user.error) logger.warn(`user ${user.userId || user.login}: factors could not be read: ${user.error}`);

@@ -10,7 +10,7 @@ import { addFilterOptions, addRedisOptions, addRunSettingOptions } from './optio
 export function register(program: Command): void {
   const cmd = program
     .command('enqueue')
-    .argument('<csv>', 'input CSV')
+    .argument('<csv>', 'input CSV (- reads standard input)')
     .description('validate a CSV and queue it as a run for `bulk-enroll worker` processes; prints the run id');
   addRedisOptions(cmd);
   addRunSettingOptions(cmd);

@@ -89,7 +89,25 @@ export function addRunSettingOptions(cmd: Command): Command {
     .option('--sms-to-csv-phone', "with --deliver sms: send to the row's phoneNumber instead of the phone Okta has for the user");
 }
 
+/** How the input CSV is read: its delimiter, and whether columns that are not input columns are accepted. */
+export function addInputOptions(cmd: Command, opts: { unknownColumnsIgnored?: boolean } = {}): Command {
+  return cmd
+    .option(
+      '--allow-unknown-columns',
+      opts.unknownColumnsIgnored
+        ? 'accepted for scripts that pass it everywhere: this command always ignores the columns it does not read'
+        : "accept and ignore columns that are not input columns (an HR export's department; an Okta user export is read by its Username / ID)",
+    )
+    .option('--delimiter <char>', 'column delimiter of the CSV: , ; tab or | (default: detected from the header line)');
+}
+
+/** Flags of commands that write an outcome report, inventory or plan CSV. */
+export function addReportOptions(cmd: Command): Command {
+  return cmd.option('--excel', 'start the CSV with a UTF-8 byte order mark, so that Excel shows names like Jürgen right');
+}
+
 export function addFilterOptions(cmd: Command): Command {
+  addInputOptions(cmd);
   return cmd
     .addOption(new Option('--match <column=regex>', 'take only rows whose column matches (repeatable)').argParser(collect))
     .addOption(new Option('--skip <column=regex>', 'leave out rows whose column matches (repeatable)').argParser(collect))

@@ -7,6 +7,7 @@
  */
 import type { ProcessConfig, RawOptions } from '../config.js';
 import type { RowResult } from '../csv/input-row.js';
+import type { ReadInputOptions } from '../csv/read-input.js';
 import type { SourceRow } from '../runs/ingest.js';
 
 export interface ReenrollDryRunOptions {
@@ -16,6 +17,8 @@ export interface ReenrollDryRunOptions {
   /** Rows chosen from a previous report, or undefined for --users / --group. */
   rows?: readonly SourceRow[];
   users?: string;
+  /** How --users is read (its delimiter). */
+  usersReadOptions?: ReadInputOptions;
   group?: string;
   maxAttempts?: number;
   warnings?: string[];
@@ -45,7 +48,7 @@ export async function reenrollDryRun(o: ReenrollDryRunOptions): Promise<import('
     const inputs: AsyncIterable<RowResult> | Iterable<RowResult> = o.rows
       ? asResults(o.rows)
       : o.users !== undefined
-        ? readInput(o.users, { allowUnknownColumns: true })
+        ? readInput(o.users, { ...o.usersReadOptions, allowUnknownColumns: true })
         : asResults(await groupRevisitRows(client, o.group!));
     const ledger = ledgerOf(new RunStore(redis, config.prefix));
     const cap = o.maxAttempts;
@@ -62,7 +65,7 @@ export async function reenrollDryRun(o: ReenrollDryRunOptions): Promise<import('
         yield p;
       }
     };
-    const result = await writePlan(file, capped());
+    const result = await writePlan(file, capped(), { bom: Boolean(o.flags.excel) });
     o.out.write(`${formatPlanSummary(file, result)}\n`);
     logger.info('reenroll dry run finished', { plan: file, rows: result.rows, ...result.byAction });
     return { ...result, file };

@@ -10,14 +10,14 @@
  */
 import type { Command } from 'commander';
 import type { RawOptions } from '../config.js';
-import { addProcessOptions, addRunSettingOptions } from './options.js';
+import { addInputOptions, addProcessOptions, addReportOptions, addRunSettingOptions } from './options.js';
 
 export function register(program: Command): void {
   const cmd = program
     .command('reenroll')
     .description('revisit the users of a previous report (expired activations by default), a user list or a group: restart expired activations, enroll missing factors, leave active ones alone; write a report like `run`')
-    .option('--from <report>', 'a previous outcome report: revisit its `expired` rows (see --include-failed, --include-pending)')
-    .option('--users <csv>', 'revisit the users of this list (a userId or login column; factorType defaults to push) instead of --from')
+    .option('--from <report>', 'a previous outcome report: revisit its `expired` rows (see --include-failed, --include-pending); - reads standard input')
+    .option('--users <csv>', 'revisit the users of this list (a userId or login column; factorType defaults to push; - reads standard input) instead of --from')
     .option('--group <groupId>', 'revisit every member of this Okta group (push) instead of --from')
     .requiredOption('--report <file>', 'where to write the outcome CSV (same format as `run`; usable as the next --from)')
     .option('--include-failed', "with --from: also revisit `failed` rows whose cause may pass (network, 5xx, lost jobs, read-only mode, E0000112, E0000006, ACTIVATION_ERROR); never E0000007, E0000038, INVALID_INPUT, DUPLICATE_ROW, DUPLICATE_FACTOR, MAX_ATTEMPTS")
@@ -29,6 +29,8 @@ export function register(program: Command): void {
     .option('--plan <file>', 'with --dry-run: where to write the plan CSV (default <report>.plan.csv)');
   addProcessOptions(cmd);
   addRunSettingOptions(cmd);
+  addInputOptions(cmd, { unknownColumnsIgnored: true });
+  addReportOptions(cmd);
   cmd.action(async (flags: RawOptions) => {
     await reenrollCommand(flags);
   });
@@ -66,6 +68,7 @@ export async function reenrollCommand(flags: RawOptions, io: ReenrollIo = {}): P
   const { ensureRedis } = await import('./redis-check.js');
   const { loadSigningKey } = await import('../runs/manifest.js');
   const { parseMaxAttempts } = await import('../reenroll/settings.js');
+  const { parseDelimiterFlag } = await import('../csv/delimiter.js');
   const { selectFromReport } = await import('../reenroll/select.js');
   const { groupIdProblem, groupRevisitRows } = await import('../reenroll/sources.js');
   const out = io.out ?? process.stdout;
@@ -90,6 +93,7 @@ export async function reenrollCommand(flags: RawOptions, io: ReenrollIo = {}): P
   if ('problem' in cap) problems.push(cap.problem);
   const config = collect(() => loadProcessConfig(flags, { env: io.env, warn: (m) => warnings.push(m) }));
   const runSettings = collect(() => loadRunSettings(flags, io.env));
+  const delimiter = typeof flags.delimiter === 'string' ? collect(() => parseDelimiterFlag(flags.delimiter as string)) : undefined;
   let signKey;
   if (typeof flags.signKey === 'string') signKey = await loadSigningKey(flags.signKey).catch((e: unknown) => {
     if (e instanceof ConfigError) problems.push(...e.problems);
@@ -100,7 +104,7 @@ export async function reenrollCommand(flags: RawOptions, io: ReenrollIo = {}): P
   const settings = { ...runSettings, revisit: true, maxActivations: cap.value };
 
   // ---- the source, read before anything touches Redis when it is a file ----
-  const usersReadOptions = { allowUnknownColumns: true };
+  const usersReadOptions = { allowUnknownColumns: true, ...(delimiter ? { delimiter } : {}) };
   const fromReport = from !== undefined ? await selectFromReport(from, { includeFailed: Boolean(flags.includeFailed), includePending: Boolean(flags.includePending) }) : undefined;
   if (users !== undefined) await inspectInput(users, usersReadOptions);
 
@@ -113,7 +117,7 @@ export async function reenrollCommand(flags: RawOptions, io: ReenrollIo = {}): P
       out,
       warnings,
       ...(fromReport ? { rows: fromReport.rows } : {}),
-      ...(users !== undefined ? { users } : {}),
+      ...(users !== undefined ? { users, usersReadOptions } : {}),
       ...(group !== undefined ? { group } : {}),
       ...(cap.value !== undefined ? { maxAttempts: cap.value } : {}),
     });
@@ -160,6 +164,7 @@ export async function reenrollCommand(flags: RawOptions, io: ReenrollIo = {}): P
       stopRequested: io.stop ? Promise.race([shutdown.requested, io.stop]) : shutdown.requested,
       runtime,
       out,
+      excel: Boolean(flags.excel),
       manifest: { command: 'reenroll', options: flags, startedAt, ...(signKey ? { signKey } : {}) },
     });
     return { runId, read, selected, skipped, summary };

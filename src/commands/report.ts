@@ -1,7 +1,7 @@
 /** `bulk-enroll report <runId> --out <file>`: the outcome CSV of a run, complete or partial. */
 import type { Command } from 'commander';
 import type { RawOptions } from '../config.js';
-import { addRedisOptions } from './options.js';
+import { addRedisOptions, addReportOptions } from './options.js';
 
 export function register(program: Command): void {
   const cmd = program
@@ -10,6 +10,7 @@ export function register(program: Command): void {
     .description('write the outcome CSV of a run (rows not finished yet are `pending`)')
     .requiredOption('--out <file>', 'where to write the CSV');
   addRedisOptions(cmd);
+  addReportOptions(cmd);
   cmd.action(async (runId: string, flags: RawOptions) => {
     await reportCommand(runId, flags);
   });
@@ -23,7 +24,7 @@ export async function reportCommand(runId: string, flags: RawOptions, io: { env?
   await withRunStore(flags, io.env, async (store, config) => {
     const meta = await store.getMeta(runId);
     if (!meta) throw new ExitError(EXIT.USAGE, noSuchRun(runId, config.prefix));
-    const { rows, sha256 } = await writeRunReport(store, runId, flags.out as string);
+    const { rows, sha256 } = await writeRunReport(store, runId, flags.out as string, { bom: Boolean(flags.excel) });
     const c = await store.counts(runId);
     out.write(`${rows} rows written to ${String(flags.out)} (${meta.state === 'finished' ? 'complete' : `partial: ${rows - c.done} pending`}; SHA-256 ${sha256})\n`);
   });

@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import type { RawOptions } from '../config.js';
-import { addProcessOptions } from './options.js';
+import { addProcessOptions, addReportOptions } from './options.js';
 
 export function register(program: Command): void {
   const cmd = program
@@ -15,6 +15,7 @@ export function register(program: Command): void {
     .option('--strict', 'exit 3 when any row did not end activated')
     .option('--sign-key <pem>', 'sign the run manifest (<report>.manifest.json) with this ed25519 private key (PEM file)');
   addProcessOptions(cmd);
+  addReportOptions(cmd);
   cmd.action(async (runId: string, flags: RawOptions) => {
     await resumeCommand(runId, flags);
   });
@@ -62,6 +63,7 @@ export async function resumeCommand(runId: string, flags: RawOptions, io: { env?
       stopRequested: shutdown.requested,
       runtime,
       out: io.out,
+      excel: Boolean(flags.excel),
       manifest: { command: 'resume', options: flags, startedAt, ...(signKey ? { signKey } : {}) },
     });
   } finally {

@@ -65,7 +65,7 @@ export async function dryRun(o: DryRunOptions): Promise<import('../runs/plan.js'
     }
     const { loadRunSettings } = await import('../config.js');
     const settings = loadRunSettings(o.flags);
-    const result = await writePlan(file, planRows(client, inputs, { concurrency: Math.min(config.maxConcurrent, 20), delivers: settings.deliver !== 'none' }));
+    const result = await writePlan(file, planRows(client, inputs, { concurrency: Math.min(config.maxConcurrent, 20), delivers: settings.deliver !== 'none' }), { bom: Boolean(o.flags.excel) });
     o.out.write(`${formatPlanSummary(file, result)}\n`);
     logger.info('dry run finished', { plan: file, rows: result.rows, ...result.byAction });
     if (result.readErrors) {

@@ -8,15 +8,16 @@
  * Okta (src/runs/plan.ts).
  */
 import type { Command } from 'commander';
-import { addFilterOptions, addMetricsOptions, addProcessOptions, addRunSettingOptions } from './options.js';
+import { addFilterOptions, addMetricsOptions, addProcessOptions, addReportOptions, addRunSettingOptions } from './options.js';
 import type { RawOptions } from '../config.js';
 import { ConfigError as ConfigErrorClass } from '../errors.js';
 import { collectProblems, collectProblemsAsync } from '../errors.js';
+import { parseDelimiterFlag } from '../csv/delimiter.js';
 
 export function register(program: Command): void {
   const cmd = program
     .command('run')
-    .argument('[csv]', 'input CSV (userId or login, factorType, provider, deviceType, deviceName, phoneNumber, email); or use --group')
+    .argument('[csv]', 'input CSV (userId or login, factorType, provider, deviceType, deviceName, phoneNumber, email; - reads standard input); or use --group')
     .description('enroll every row of a CSV and wait for each user to activate or expire; write the outcome report')
     .requiredOption('--report <file>', 'where to write the outcome CSV')
     .option('--strict', 'exit 3 when any row did not end activated (for cron alerting)')
@@ -31,6 +32,7 @@ export function register(program: Command): void {
   addMetricsOptions(cmd);
   addRunSettingOptions(cmd);
   addFilterOptions(cmd);
+  addReportOptions(cmd);
   cmd.action(async (csv: string, flags: RawOptions) => {
     await runCommand(csv, flags);
   });
@@ -90,7 +92,12 @@ export async function runCommand(csv: string | undefined, flags: RawOptions, io:
   for (const w of warnings) logger.warn(w);
 
   // File-level problems stop here, before anything touches Redis.
-  if (csv !== undefined) await inspectInput(csv, { ...readOptions, countDuplicates: false });
+  if (csv !== undefined) {
+    const { columnNotes, delimiterNote } = await import('../csv/input-notes.js');
+    const { inputLabel } = await import('../csv/stdin-spool.js');
+    const first = await inspectInput(csv, { ...readOptions, countDuplicates: false });
+    logger.info(`input ${inputLabel(csv)}: ${first.rows} rows; ${[delimiterNote(first), ...columnNotes(first)].join('; ')}`);
+  }
   await ensureRedis(config.redisUrl);
 
   const obs = await startObservability(config, logger, io.env);
@@ -130,6 +137,7 @@ export async function runCommand(csv: string | undefined, flags: RawOptions, io:
       stopRequested: shutdown.requested,
       runtime,
       out: io.out,
+      excel: Boolean(flags.excel),
       manifest: { command: 'run', options: flags, startedAt, ...(signKey ? { signKey } : {}) },
     });
   } finally {
@@ -143,8 +151,8 @@ export async function runCommand(csv: string | undefined, flags: RawOptions, io:
 export function readOptionsFromFlags(
   flags: RawOptions,
   parseFilterFlags: (v: readonly string[], flag: string) => Array<{ column: string; regex: RegExp }>,
-): { match?: Array<{ column: string; regex: RegExp }>; skip?: Array<{ column: string; regex: RegExp }>; maxRows?: number } {
-  const out: { match?: Array<{ column: string; regex: RegExp }>; skip?: Array<{ column: string; regex: RegExp }>; maxRows?: number } = {};
+): import('../csv/read-input.js').ReadInputOptions {
+  const out: import('../csv/read-input.js').ReadInputOptions = {};
   if (Array.isArray(flags.match) && flags.match.length) out.match = parseFilterFlags(flags.match as string[], '--match');
   if (Array.isArray(flags.skip) && flags.skip.length) out.skip = parseFilterFlags(flags.skip as string[], '--skip');
   if (flags.maxRows !== undefined) {
@@ -152,6 +160,8 @@ export function readOptionsFromFlags(
     if (!Number.isInteger(n) || n < 1) throw new ConfigErrorClass([`--max-rows: expected a whole number from 1, got \`${String(flags.maxRows)}\``]);
     out.maxRows = n;
   }
+  if (flags.allowUnknownColumns) out.allowUnknownColumns = true;
+  if (typeof flags.delimiter === 'string') out.delimiter = parseDelimiterFlag(flags.delimiter);
   return out;
 }
 

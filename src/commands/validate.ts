@@ -1,6 +1,7 @@
 /**
- * `bulk-enroll validate <csv>`: pre-flight without any network call. Prints the
- * counts and every row that would fail (row number and reason).
+ * `bulk-enroll validate <csv>` (`-`: standard input): pre-flight without any network
+ * call. Prints the counts, how the file was read (delimiter, columns read and ignored)
+ * and every row that would fail (row number and reason).
  * Exit 0: every row valid; 1: some rows invalid or duplicate; 2: the file itself is
  * unusable (InputFileError, printed by src/cli.ts) or a flag is wrong.
  */
@@ -18,15 +19,15 @@ export interface ValidateFlags {
   skip?: string[];
   maxRows?: string;
   allowUnknownColumns?: boolean;
+  delimiter?: string;
 }
 
 export function register(program: Command): void {
   const cmd = program
     .command('validate')
-    .argument('<csv>', 'input CSV to check')
+    .argument('<csv>', 'input CSV to check (- reads standard input)')
     .description('check an input CSV without any network call: exit 0 all rows valid, 1 some rows invalid or duplicate, 2 file unusable')
-    .option('--json', 'print the summary as JSON')
-    .option('--allow-unknown-columns', 'accept and ignore columns that are not input columns (e.g. an HR export\'s department)');
+    .option('--json', 'print the summary as JSON');
   addFilterOptions(cmd);
   cmd.action(async (csv: string, flags: ValidateFlags) => {
     (await import('../lean-memory.js')).preferSmallHeap(); // a streaming pass: keep the heap small
@@ -39,9 +40,12 @@ export async function validateCommand(
   flags: ValidateFlags,
   io: { out?: NodeJS.WritableStream } = {},
 ): Promise<void> {
-  const { ConfigError, ExitError } = await import('../errors.js');
+  const { ConfigError, ExitError, collectProblems } = await import('../errors.js');
   const { parseFilterFlags } = await import('../csv/filters.js');
   const { inspectInput } = await import('../csv/read-input.js');
+  const { parseDelimiterFlag } = await import('../csv/delimiter.js');
+  const { columnNotes, delimiterNote } = await import('../csv/input-notes.js');
+  const { inputLabel } = await import('../csv/stdin-spool.js');
   const out = io.out ?? process.stdout;
 
   const problems: string[] = [];
@@ -65,6 +69,10 @@ export async function validateCommand(
     } else opts.maxRows = n;
   }
   if (flags.allowUnknownColumns) opts.allowUnknownColumns = true;
+  if (flags.delimiter !== undefined) {
+    const delimiter = collectProblems(problems, () => parseDelimiterFlag(flags.delimiter!));
+    if (delimiter) opts.delimiter = delimiter;
+  }
   if (problems.length) throw new ConfigError(problems);
 
   const summary = await inspectInput(csv, opts);
@@ -79,10 +87,11 @@ export async function validateCommand(
   } else {
     const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
     out.write(
-      `${csv}: ${plural(summary.rows, 'row')}: ${summary.valid} valid, ${summary.invalidCount} invalid, ` +
+      `${inputLabel(csv)}: ${plural(summary.rows, 'row')}: ${summary.valid} valid, ${summary.invalidCount} invalid, ` +
         `${plural(summary.duplicateCount, 'duplicate')}\n`,
     );
-    out.write(`  columns: ${summary.columns.join(', ')}; ${summary.bytes} bytes; SHA-256 ${summary.sha256}\n`);
+    out.write(`  columns: ${summary.columns.join(', ')}; ${delimiterNote(summary)}; ${summary.bytes} bytes; SHA-256 ${summary.sha256}\n`);
+    for (const note of columnNotes(summary)) out.write(`  ${note}\n`);
     if (summary.skipped) out.write(`  ${plural(summary.skipped, 'row')} left out by --match / --skip\n`);
     if (failCount === 0) {
       out.write(`All ${plural(summary.rows, 'row')} valid.\n`);

@@ -4,20 +4,28 @@
  *
  * Every written file is created owner-only (0600) as a temp file in the target's
  * directory, fsynced and renamed over the target, so a crash never leaves half a
- * report and readers never see one. Every cell is neutralised against CSV injection
- * (OWASP): a cell a spreadsheet would run as a formula gets a leading single quote,
- * which readReport takes off again. NUL characters are written as U+FFFD.
+ * report and readers never see one; the temp file is listed in src/tmp-files.ts, so
+ * that an exit or a signal in the middle of a write leaves no copy of user data
+ * behind. Every cell is neutralised against CSV injection (OWASP): a cell a spreadsheet
+ * would run as a formula gets a leading single quote, which readReport takes off
+ * again. NUL characters are written as U+FFFD. `bom` (--excel) starts the file with a
+ * UTF-8 byte order mark, without which Excel reads UTF-8 as the local code page
+ * ("JÃ¼rgen"); readers here skip it.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import { mkdir, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream';
 import { CsvError, parse } from 'csv-parse';
 import { stringify } from 'csv-stringify/sync';
 import { InputFileError } from '../errors.js';
+import { trackTempFile } from '../tmp-files.js';
 import { ByteGuard } from './byte-guard.js';
+import { inputError, openInput, REPORT_INPUT } from './input-file.js';
 import { showValue } from './input-row.js';
+import { describeWriteFailure, nonFileKind, ReportWriteError } from './report-target.js';
+
+export { checkReportTarget, ReportWriteError } from './report-target.js';
 
 export const REPORT_COLUMNS = [
   'row',
@@ -61,34 +69,74 @@ export function unneutraliseCell(v: string): string {
 type Rows<T> = AsyncIterable<T> | Iterable<T>;
 
 const BATCH_ROWS = 512;
+const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+
+export interface WriteCsvOptions {
+  /** Start with a UTF-8 byte order mark, so Excel reads the file as UTF-8 (--excel). */
+  bom?: boolean;
+}
+
+/** Run a file-system step of a write; its failure becomes a ReportWriteError naming `file`. */
+async function step<T>(file: string, f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (err) {
+    if (err instanceof ReportWriteError) throw err;
+    throw new ReportWriteError(file, describeWriteFailure(err), (err as NodeJS.ErrnoException)?.code);
+  }
+}
+
+/** Refuse to rename over something that is not a regular file (a directory, /dev/null). */
+async function refuseNonRegularTarget(file: string): Promise<void> {
+  const st = await stat(file).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return undefined;
+    throw err;
+  });
+  const kind = st && nonFileKind(st);
+  if (kind) throw new ReportWriteError(file, `it is ${kind}, not a regular file`);
+}
 
 /**
  * Write a CSV with a header row: `columns` in this order, each row's missing cells
  * empty, every cell neutralised. Atomic (temp file + fsync + rename), mode 0600.
- * Returns the row count and the written file's SHA-256.
+ * Returns the row count and the written file's SHA-256. A file-system failure throws
+ * ReportWriteError (naming the file); an error of the row source passes as it is.
+ * Either way no temp file is left and an earlier file at `file` is unchanged.
  */
 export async function writeCsv(
   file: string,
   columns: readonly string[],
   rows: Rows<Record<string, string | number | undefined | null>>,
+  opts: WriteCsvOptions = {},
 ): Promise<{ rows: number; sha256: string }> {
   const dir = dirname(file);
-  await mkdir(dir, { recursive: true });
+  await step(file, () => refuseNonRegularTarget(file));
+  await step(file, () =>
+    mkdir(dir, { recursive: true }).catch((err: NodeJS.ErrnoException) => {
+      // mkdir -p meets a file where a folder of the path should be
+      if (err.code === 'EEXIST') throw new ReportWriteError(file, describeWriteFailure({ code: 'ENOTDIR' }), 'ENOTDIR');
+      throw err;
+    }),
+  );
   const tmp = join(dir, `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const forget = trackTempFile(tmp);
   const hash = createHash('sha256');
-  const handle = await open(tmp, 'wx', 0o600);
   let count = 0;
-  let closed = false;
+  let handle: FileHandle | undefined;
   try {
-    await handle.chmod(0o600);
+    handle = await step(file, () => open(tmp, 'wx', 0o600));
+    const h = handle;
+    await step(file, () => h.chmod(0o600));
+    const put = async (buf: Buffer): Promise<void> => {
+      hash.update(buf);
+      await step(file, () => h.write(buf));
+    };
     const write = async (records: string[][]): Promise<void> => {
       // csv-stringify quotes only the configured line ending (LF); a lone CR must be quoted too,
       // or a cell ending in CR would read back as a CRLF line ending.
-      const text = stringify(records, { record_delimiter: 'unix', quoted_match: /\r/ });
-      const buf = Buffer.from(text, 'utf8');
-      hash.update(buf);
-      await handle.write(buf);
+      await put(Buffer.from(stringify(records, { record_delimiter: 'unix', quoted_match: /\r/ }), 'utf8'));
     };
+    if (opts.bom) await put(UTF8_BOM);
     await write([columns.map((c) => neutraliseCell(c))]);
     let batch: string[][] = [];
     for await (const row of rows as AsyncIterable<Record<string, string | number | undefined | null>>) {
@@ -100,14 +148,16 @@ export async function writeCsv(
       }
     }
     if (batch.length) await write(batch);
-    await handle.sync();
-    await handle.close();
-    closed = true;
-    await rename(tmp, file);
+    await step(file, () => h.sync());
+    handle = undefined;
+    await step(file, () => h.close());
+    await step(file, () => rename(tmp, file));
   } catch (err) {
-    if (!closed) await handle.close().catch(() => {});
+    if (handle) await handle.close().catch(() => {});
     await unlink(tmp).catch(() => {});
     throw err;
+  } finally {
+    forget();
   }
   await syncDir(dir);
   return { rows: count, sha256: hash.digest('hex') };
@@ -135,18 +185,20 @@ async function syncDir(dir: string): Promise<void> {
 }
 
 /** Write the outcome report: REPORT_COLUMNS in order, one row per input row. */
-export function writeReport(file: string, rows: Rows<ReportRow>): Promise<{ rows: number; sha256: string }> {
-  return writeCsv(file, REPORT_COLUMNS, rows);
+export function writeReport(file: string, rows: Rows<ReportRow>, opts: WriteCsvOptions = {}): Promise<{ rows: number; sha256: string }> {
+  return writeCsv(file, REPORT_COLUMNS, rows, opts);
 }
 
 /**
- * Read a report written by writeReport, cells restored exactly (the injection guard
- * taken off). Throws InputFileError when the file is not a report (naming the missing
+ * Read a report written by writeReport (`-`: from standard input), cells restored
+ * exactly (the injection guard taken off, a BOM skipped). Throws InputFileError when
+ * the file is missing or not a regular file, is not a report (naming the missing
  * columns), is not UTF-8 text, or a row does not have the header's field count.
  */
 export async function* readReport(file: string): AsyncGenerator<ReportRow> {
-  const source = createReadStream(file);
-  const guard = new ByteGuard(file);
+  const { handle, label } = await openInput(file, REPORT_INPUT);
+  const source = handle.createReadStream({ start: 0 });
+  const guard = new ByteGuard(label);
   const parser = parse({ bom: true, record_delimiter: ['\r\n', '\n'], skip_empty_lines: true, relax_column_count: true, info: true });
   pipeline(source, guard, parser, () => {});
   let index: Map<ReportColumn, number> | undefined;
@@ -159,7 +211,7 @@ export async function* readReport(file: string): AsyncGenerator<ReportRow> {
         const missing = REPORT_COLUMNS.filter((c) => !names.includes(c));
         if (missing.length) {
           throw new InputFileError(
-            file,
+            label,
             `not a bulk-enroll report: missing column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (found ${names.map(showValue).join(', ')})`,
             info.lines,
           );
@@ -169,7 +221,7 @@ export async function* readReport(file: string): AsyncGenerator<ReportRow> {
         continue;
       }
       if (record.length !== width) {
-        throw new InputFileError(file, `a report row has ${record.length} fields, the header has ${width}`, info.lines);
+        throw new InputFileError(label, `a report row has ${record.length} fields, the header has ${width}`, info.lines);
       }
       const row = {} as ReportRow;
       for (const [c, i] of index) row[c] = unneutraliseCell(record[i] ?? '');
@@ -179,18 +231,14 @@ export async function* readReport(file: string): AsyncGenerator<ReportRow> {
     if (err instanceof InputFileError) throw err;
     if (err instanceof CsvError) {
       const line = (err as CsvError & { lines?: number }).lines;
-      throw new InputFileError(file, `not a readable report (${err.code}: ${err.message})`, line);
+      throw new InputFileError(label, `not a readable report (${err.code}: ${err.message})`, line);
     }
-    const code = (err as NodeJS.ErrnoException)?.code;
-    if (code === 'ENOENT') throw new InputFileError(file, 'report not found');
-    if (code === 'EISDIR') throw new InputFileError(file, 'is a directory, expected a report CSV');
-    if (code === 'EACCES') throw new InputFileError(file, 'cannot be read (permission denied)');
-    throw err;
+    throw inputError(label, err, REPORT_INPUT);
   } finally {
     parser.destroy();
     source.destroy();
   }
   if (!index) {
-    throw new InputFileError(file, `the report is empty (expected a header row ${REPORT_COLUMNS.join(',')})`);
+    throw new InputFileError(label, `the report is empty (expected a header row ${REPORT_COLUMNS.join(',')})`);
   }
 }

@@ -6,9 +6,7 @@
  * invalid or duplicate row, the attempt cap); `includePending` adds rows a stopped
  * run left without an outcome.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { hashFile } from '../csv/read-input.js';
 import { readReport, type ReportRow } from '../csv/report.js';
 import { DEFAULT_FACTOR_TYPE, DEFAULT_PROVIDER, type InputRow } from '../csv/input-row.js';
 import type { SourceRow } from '../runs/ingest.js';
@@ -117,16 +115,6 @@ export async function selectFromReport(file: string, opts: SelectOptions = {}): 
     }
   };
   const selection = await selectRows(keep(), opts);
-  const [sha256, bytes] = await Promise.all([hashOf(file), stat(file).then((s) => s.size)]);
+  const { sha256, bytes } = await hashFile(file);
   return { ...selection, sha256, bytes, all };
-}
-
-function hashOf(file: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const h = createHash('sha256');
-    createReadStream(file)
-      .on('data', (d) => h.update(d))
-      .on('error', reject)
-      .on('end', () => resolve(h.digest('hex')));
-  });
 }

@@ -30,6 +30,8 @@ export interface ExecuteOptions {
   runtime: Runtime;
   /** Who stops the run when stopRequested resolves (recorded as the run's reason). */
   stopReason?: string;
+  /** Write the report with a UTF-8 byte order mark for Excel (--excel). */
+  excel?: boolean;
   /** What the run's manifest (`<report>.manifest.json`) records beyond the run itself. */
   manifest?: {
     /** Default: the command that created the run. */
@@ -154,7 +156,7 @@ export async function executeRun(opts: ExecuteOptions): Promise<RunSummary> {
   const counts = await store.outcomeCountsAsRecord(runId).catch(() => undefined);
   let reportSha = '';
   try {
-    reportSha = (await writeRunReport(store, runId, opts.reportPath)).sha256;
+    reportSha = (await writeRunReport(store, runId, opts.reportPath, { bom: Boolean(opts.excel) })).sha256;
   } catch (err) {
     throw new FatalRunError(
       `could not write the report ${opts.reportPath}: ${(err as Error).message}`,

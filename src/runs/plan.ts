@@ -12,7 +12,7 @@
  *   - no factor of the type → enroll.
  * Rows are written in the report's row order, as PLAN_COLUMNS.
  */
-import { writeCsv } from '../csv/report.js';
+import { writeCsv, type WriteCsvOptions } from '../csv/report.js';
 import type { RowResult } from '../csv/input-row.js';
 import { OktaApiError } from '../okta/errors.js';
 import type { FactorView, OktaClient } from '../okta/types.js';
@@ -181,7 +181,7 @@ export interface PlanResult {
 }
 
 /** Write the plan CSV (atomic, 0600, cells neutralised like the report). */
-export async function writePlan(file: string, rows: AsyncIterable<PlanRow>): Promise<PlanResult> {
+export async function writePlan(file: string, rows: AsyncIterable<PlanRow>, opts: WriteCsvOptions = {}): Promise<PlanResult> {
   const byAction = Object.fromEntries(PLAN_ACTIONS.map((a) => [a, 0])) as Record<PlanAction, number>;
   let readErrors = 0;
   async function* counted(): AsyncGenerator<Record<string, string | number>> {
@@ -191,7 +191,7 @@ export async function writePlan(file: string, rows: AsyncIterable<PlanRow>): Pro
       yield { ...r };
     }
   }
-  const { rows: n, sha256 } = await writeCsv(file, PLAN_COLUMNS, counted());
+  const { rows: n, sha256 } = await writeCsv(file, PLAN_COLUMNS, counted(), opts);
   return { rows: n, sha256, byAction, readErrors };
 }
 

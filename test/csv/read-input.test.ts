@@ -10,30 +10,11 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseFilterFlags } from '../../src/csv/filters.js';
 import { generateUsersCsv } from '../../src/csv/generate.js';
-import { inspectInput, readInput, type ReadInputOptions, type RowResult } from '../../src/csv/read-input.js';
+import { inspectInput, readInput } from '../../src/csv/read-input.js';
 import { ConfigError, InputFileError } from '../../src/errors.js';
+import { error, rows, useTempFiles } from './helpers.js';
 
-const tmp = mkdtempSync(join(tmpdir(), 'be-read-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-let n = 0;
-function file(content: string | Buffer): string {
-  const f = join(tmp, `f${++n}.csv`);
-  writeFileSync(f, content);
-  return f;
-}
-async function rows(f: string, opts?: ReadInputOptions): Promise<RowResult[]> {
-  const out: RowResult[] = [];
-  for await (const r of readInput(f, opts)) out.push(r);
-  return out;
-}
-async function error(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected an error, got none');
-}
+const { dir: tmp, file } = useTempFiles('read');
 
 const ID1 = '00u1aaaaaaaaaaaaaaaa';
 const ID2 = '00u2bbbbbbbbbbbbbbbb';
@@ -310,16 +291,17 @@ describe('inspectInput', () => {
 });
 
 describe('inspectInput: duplicates found in two steps (a fixed-size filter, then an exact pass)', () => {
-  it('a duplicate row claims none of its keys, so a later row sharing only those is not a duplicate', async () => {
+  it('a row giving both a userId and a login ties them, also when it is itself a duplicate', async () => {
     const f = file(`userId,login\n${ID1},\n${ID1},jane@example.com\n,JANE@example.com\n,bob@example.com\n,bob@example.com\n`);
     const s = await inspectInput(f);
     expect(s.rows).toBe(5);
-    expect(s.duplicates.map((d) => [d.row, d.duplicateOf])).toEqual([
-      [2, 1],
-      [5, 4],
+    expect(s.duplicates.map((d) => [d.row, d.duplicateOf, d.reason])).toEqual([
+      [2, 1, 'same userId and factorType (push) as row 1'],
+      [3, 1, 'same user and factorType (push) as row 1 (row 2 gives both a userId and a login of this user)'],
+      [5, 4, 'same login and factorType (push) as row 4'],
     ]);
-    expect(s.valid).toBe(3);
-    expect(s.duplicateCount).toBe(2);
+    expect(s.valid).toBe(2);
+    expect(s.duplicateCount).toBe(3);
   });
 
   it('finds the one repeated user in a large file without a per-row table', async () => {

@@ -20,6 +20,7 @@ import {
   type ReportRow,
 } from '../../src/csv/report.js';
 import { InputFileError } from '../../src/errors.js';
+import { error } from './helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'be-report-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -45,15 +46,6 @@ async function readAll(file: string): Promise<ReportRow[]> {
   const out: ReportRow[] = [];
   for await (const r of readReport(file)) out.push(r);
   return out;
-}
-
-async function error(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected an error, got none');
 }
 
 const FORMULAS = ['=1+1', '+SUM(A1:A2)', '-2+3', '@cmd', '\t=x', '\r=x', "'=already quoted", "''+two", '=HYPERLINK("http://x","y")'];

@@ -4,7 +4,7 @@
  * file or a bad flag, and never a stack trace. No Redis, no network.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,12 +18,13 @@ afterAll(() => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function cli(args: string[], stdin?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     // No REDIS_URL / OKTA_* in the environment: validate needs neither.
-    const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tmp };
+    const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tmp, TMPDIR: tmp };
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'validate', ...args], { cwd: root, env });
     children.add(child);
+    if (stdin !== undefined) child.stdin.end(stdin);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -88,8 +89,39 @@ describe('bulk-enroll validate', () => {
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr).toBe(
-      'Input file problem: test/fixtures/bad/unclosed-quote.csv, line 3: a quoted field is not closed (its opening quote has no closing quote before the end of the file)\nNothing was enqueued.\n',
+      'Input file problem: test/fixtures/bad/unclosed-quote.csv, line 3: a quoted field is not closed (its opening quote has no closing quote before the end of the file)\n',
     );
+    // validate enqueues nothing by design: it does not say so after every problem
+    expect(r.stderr).not.toContain('enqueued');
+  });
+
+  it('- reads standard input (spooled to an owner-only temp file, removed at exit) and names the delimiter', async () => {
+    const csv = 'userId;login;factorType;phoneNumber\n00u1aaaaaaaaaaaaaaaa;;push;\n;jane@example.com;push;\n00u1aaaaaaaaaaaaaaaa;jane@example.com;sms;+14155550100\n';
+    const r = await cli(['-'], csv);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('standard input: 3 rows: 2 valid, 0 invalid, 1 duplicate\n');
+    // row 3 ties the userId of row 1 to the login of row 2: one user, two push rows
+    expect(r.stdout).toContain('  row 2: DUPLICATE_ROW: same user and factorType (push) as row 1 (row 3 gives both a userId and a login of this user)\n');
+    expect(r.stdout).toContain('delimiter ";" (semicolon), detected from the header');
+    const j = await cli(['-', '--json', '--delimiter', ';'], csv.replace('sms', 'push'));
+    expect(j.code).toBe(1);
+    const s = JSON.parse(j.stdout) as { file: string; delimiter: string; delimiterFrom: string; duplicates: Array<{ row: number; duplicateOf: number }> };
+    expect([s.file, s.delimiter, s.delimiterFrom]).toEqual(['-', ';', 'option']);
+    expect(s.duplicates.map((d) => [d.row, d.duplicateOf])).toEqual([[2, 1], [3, 1]]);
+    expect(readdirSync(tmp).filter((f) => f.startsWith('bulk-enroll-stdin-'))).toEqual([]);
+  });
+
+  it('an Okta user export runs with --allow-unknown-columns and says what it reads and ignores', async () => {
+    const f = join(tmp, 'okta-export.csv');
+    writeFileSync(f, 'ID,Username,First name,Last name,Status\n00u1aaaaaaaaaaaaaaaa,jane@example.com,Jane,Doe,ACTIVE\n');
+    const r = await cli([f, '--allow-unknown-columns']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('  Okta user export: reading "ID" as userId, "Username" as login; its other columns are ignored\n');
+    expect(r.stdout).toContain('  3 columns ignored (not input columns): "First name", "Last name", "Status"\n');
+    const bad = await cli([f, '--delimiter', 'colon']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--delimiter: expected one of , ; tab | (or comma, semicolon, pipe), got "colon"');
   });
 
   it('exit 2 for a missing file and for binary content', async () => {
