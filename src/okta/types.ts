@@ -235,6 +235,12 @@ export interface OktaClientOptions {
   proxy?: string | false;
   /** Environment for the proxy variables (tests). Default process.env. */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Extra CA certificates (PEM text, or several) trusted beside Node's own roots and
+   * NODE_EXTRA_CA_CERTS: a TLS-inspecting corporate proxy's CA, a private CA in front of a
+   * test org. Used for the org and for an https:// proxy.
+   */
+  ca?: string | Buffer | ReadonlyArray<string | Buffer>;
 }
 
 export interface OktaClient {

@@ -61,21 +61,43 @@ async function rejection(p: Promise<unknown>): Promise<unknown> {
 }
 
 describe('request headers', () => {
-  it('sends SSWS auth, Accept, User-Agent; Content-Type only with a body', async () => {
-    org.handle((req, res) =>
-      req.method === 'POST' ? json(res, 200, specExample('EnrollFactorOVPushResponse', org.origin)) : json(res, 200, []),
-    );
+  it('sends SSWS auth, Accept, User-Agent; Content-Type on every POST (a bodyless one sends no body), not on GET / DELETE', async () => {
+    org.handle((req, res) => {
+      if (req.method === 'DELETE') return void res.writeHead(204).end();
+      if (req.method === 'POST' && req.url?.endsWith('/lifecycle/activate'))
+        return json(res, 200, { factorResult: 'TIMEOUT', _links: { activate: { href: `${org.origin}${req.url}`, hints: { allow: ['POST'] } } } });
+      return req.method === 'POST' ? json(res, 200, specExample('EnrollFactorOVPushResponse', org.origin)) : json(res, 200, []);
+    });
     const c = makeClient();
     await c.listFactors(U);
     await c.enrollFactor(U, { factorType: 'push', provider: 'OKTA' });
-    const [get, post] = org.requests;
+    await c.activate(U, { href: `/api/v1/users/${U}/factors/opf1/lifecycle/activate`, method: 'POST' });
+    await c.deleteFactor(U, 'opf1');
+    const [get, post, activate, del] = org.requests;
     expect(get?.headers.authorization).toBe(`SSWS ${TOKEN}`);
     expect(get?.headers.accept).toBe('application/json');
-    expect(get?.headers['user-agent']).toMatch(/^bulk-enroll\/\d+\.\d+\.\d+ node\//);
+    expect(get?.headers['user-agent']).toMatch(/^bulk-enroll\/\d+\.\d+\.\d+ node\/\S+$/);
     expect(get?.headers['content-type']).toBeUndefined();
     expect(post?.headers['content-type']).toBe('application/json');
     expect(JSON.parse(post?.body ?? '')).toEqual({ factorType: 'push', provider: 'OKTA' });
     expect(post?.url).toBe(`/api/v1/users/${U}/factors`);
+    // okta-sdk-nodejs 8.1 activateFactor() without a body: Content-Type: application/json, empty body
+    expect(activate?.headers['content-type']).toBe('application/json');
+    expect(activate?.body).toBe('');
+    expect(activate?.headers['content-length'] ?? '0').toBe('0');
+    expect(del?.headers['content-type']).toBeUndefined();
+  });
+
+  it('puts the run id into the User-Agent, so the System Log ties each request to its run', async () => {
+    org.handle((_req, res) => json(res, 200, { id: '00u9', status: 'ACTIVE', profile: { login: 'a@b.c' } }));
+    const c = makeClient();
+    await c.getUser('a@b.c', { runId: '20240101-120000-ab12' });
+    await c.getUser('a@b.c', { runId: 'odd id/é' });
+    await c.getUser('a@b.c');
+    const agents = org.requests.map((r) => r.headers['user-agent']);
+    expect(agents[0]).toMatch(/^bulk-enroll\/\d+\.\d+\.\d+ node\/\d+\.\d+\.\d+ run\/20240101-120000-ab12$/);
+    expect(agents[1]).toMatch(/ run\/odd_id__$/);
+    expect(agents[2]).not.toContain('run/');
   });
 
   it('encodes a login in the path and adds activate=true when asked', async () => {
@@ -503,7 +525,17 @@ describe('pagination', () => {
     const c = makeClient();
     const page = await c.getLogs({ since: 'x' });
     expect(page.items).toEqual([
-      { uuid: 'e1', eventType: 'user.mfa.factor.activate', published: '2024-01-01T00:00:01.000Z', actorId: '00uA', targetUserIds: ['00uB'] },
+      {
+        uuid: 'e1',
+        eventType: 'user.mfa.factor.activate',
+        published: '2024-01-01T00:00:01.000Z',
+        actorId: '00uA',
+        targetUserIds: ['00uB'],
+        targets: [
+          { id: '00uB', type: 'User' },
+          { id: 'opf1', type: 'Factor' },
+        ],
+      },
     ]);
     expect(page.next).toBeUndefined();
   });

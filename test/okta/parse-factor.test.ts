@@ -197,9 +197,11 @@ describe("today's API (spec excerpt examples)", () => {
       expect(view.links.activate?.method).toBe('POST');
     });
 
-    it('CANCELLED / ERROR and unknown statuses are other', () => {
-      expect(parseFactor({ factorResult: 'CANCELLED' }, { userId: U, factorId }).state).toBe('other');
-      expect(parseFactor({ id: 'x', status: 'INACTIVE' }, { userId: U }).state).toBe('other');
+    it('CANCELLED is cancelled, ERROR is error, unknown statuses are other', () => {
+      expect(parseFactor({ factorResult: 'CANCELLED' }, { userId: U, factorId })).toMatchObject({ state: 'cancelled', factorResult: 'CANCELLED', shape: 'activation' });
+      expect(parseFactor({ factorResult: ' error' }, { userId: U, factorId })).toMatchObject({ state: 'error', factorResult: 'ERROR' });
+      expect(parseFactor({ id: 'x', status: 'INACTIVE' }, { userId: U })).toMatchObject({ state: 'other', shape: 'factor' });
+      expect(parseFactor({ id: 'x', status: 'INACTIVE' }, { userId: U }).factorResult).toBeUndefined();
     });
   });
 });
