@@ -16,7 +16,7 @@ import { ConfigError } from '../../src/errors.js';
 import { oauthAuth } from '../../src/okta/auth-oauth.js';
 import { sswsAuth } from '../../src/okta/auth-ssws.js';
 import { createOktaClient } from '../../src/okta/client.js';
-import { OktaNetworkError } from '../../src/okta/errors.js';
+import { ForeignOriginError, OktaNetworkError } from '../../src/okta/errors.js';
 import { chooseProxy, noProxyExcludes, parseProxyUrl } from '../../src/okta/proxy.js';
 import { trustedCas } from '../../src/okta/transport.js';
 import type { OktaClient, OktaClientOptions } from '../../src/okta/types.js';
@@ -153,6 +153,17 @@ describe('through a real forwarding proxy', () => {
     expect((err as OktaNetworkError).maybeProcessed).toBe(false);
     const off = client({ orgUrl, env: { HTTP_PROXY: p.url }, proxy: false });
     await expect(off.getUser('00u1')).rejects.toBeInstanceOf(OktaNetworkError);
+    expect(p.requests).toHaveLength(1);
+  });
+
+  it('the origin rule holds through a proxy: a foreign /api/v1 link is rebased onto the org, anything else foreign is refused before the proxy hears of it', async () => {
+    const o = await org();
+    const p = await proxy();
+    const orgUrl = `http://okta.test:${o.port}`;
+    const c = client({ orgUrl, env: { HTTP_PROXY: p.url } });
+    await c.poll('00u1', { href: 'http://rain.okta1.com:1802/api/v1/users/00u1/factors/f1', method: 'GET' });
+    expect(p.requests.map((r) => r.url)).toEqual([`${orgUrl}/api/v1/users/00u1/factors/f1`]);
+    await expect(c.sendActivation('00u1', { href: 'http://collector.example/steal', method: 'POST' })).rejects.toBeInstanceOf(ForeignOriginError);
     expect(p.requests).toHaveLength(1);
   });
 
