@@ -218,6 +218,15 @@ describe('through a real forwarding proxy', () => {
     expect(o.requests).toHaveLength(2);
   });
 
+  it('an https:// proxy: TLS to the proxy too, both certificates trusted through the one `ca`', async () => {
+    const o = await org(true);
+    const p = await proxy({ tls: { key: KEY, cert: CERT } });
+    expect(p.url.startsWith('https://localhost:')).toBe(true);
+    const c = client({ orgUrl: `https://okta.test:${o.port}`, env: { HTTPS_PROXY: p.url }, ca: CERT });
+    expect(await c.getUser('00u1')).toMatchObject({ id: '00u1' });
+    expect(p.requests[0]).toMatchObject({ kind: 'connect', target: `okta.test:${o.port}` });
+  });
+
   it('the OAuth token request goes through the same proxy as the API requests', async () => {
     const o = await org(true);
     o.handle((req, res) =>

@@ -6,7 +6,8 @@
  * through the proxy, as a remote org is from a closed network).
  * Each test closes it (and every socket it holds) in afterEach.
  */
-import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 
 export interface ProxiedRequest {
@@ -21,7 +22,7 @@ export interface ProxiedRequest {
 }
 
 export interface ForwardProxy {
-  /** http://127.0.0.1:<port> */
+  /** http://127.0.0.1:<port>, or https://localhost:<port> with `tls` */
   url: string;
   port: number;
   requests: ProxiedRequest[];
@@ -35,6 +36,8 @@ export interface ForwardProxyOptions {
   hosts?: Record<string, string>;
   /** When set, requests must carry exactly this Proxy-Authorization, else 407. */
   requireAuthorization?: string;
+  /** An https:// proxy (TLS between client and proxy) with this key and certificate. */
+  tls?: { key: string; cert: string };
 }
 
 function splitHostPort(target: string, defaultPort: number): { host: string; port: number } {
@@ -50,7 +53,7 @@ export async function startForwardProxy(opts: ForwardProxyOptions = {}): Promise
   const allowed = (headers: IncomingHttpHeaders): boolean =>
     opts.requireAuthorization === undefined || headers['proxy-authorization'] === opts.requireAuthorization;
 
-  const server: Server = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     let target: URL;
     try {
       target = new URL(req.url ?? '');
@@ -82,7 +85,8 @@ export async function startForwardProxy(opts: ForwardProxyOptions = {}): Promise
     });
     res.on('close', () => upstream.destroy());
     req.pipe(upstream);
-  });
+  };
+  const server: Server = opts.tls ? createTlsServer({ key: opts.tls.key, cert: opts.tls.cert }, onRequest) : createServer(onRequest);
 
   server.on('connect', (req, client: Socket, head: Buffer) => {
     sockets.add(client);
@@ -112,7 +116,7 @@ export async function startForwardProxy(opts: ForwardProxyOptions = {}): Promise
     upstream.on('error', () => client.end('HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n'));
     client.on('close', () => upstream.destroy());
   });
-  server.on('connection', (socket: Socket) => {
+  server.on(opts.tls ? 'secureConnection' : 'connection', (socket: Socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
@@ -120,7 +124,7 @@ export async function startForwardProxy(opts: ForwardProxyOptions = {}): Promise
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: opts.tls ? `https://localhost:${port}` : `http://127.0.0.1:${port}`,
     port,
     requests,
     get bytesToClients() {
