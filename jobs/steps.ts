@@ -94,10 +94,18 @@ async function perform(s: Step, state: RowState, env: StepEnv): Promise<StepResu
     case 'enroll':
     case 'restart': {
       if (!(await ctx.lockHeld())) return { step: 'lock-lost', sent: false };
-      const view =
-        s.kind === 'enroll'
-          ? await deps.okta.enrollFactor(uid, enrollBody(input, env.settings), { ...req, activate: input.factorType !== 'push' })
-          : await deps.okta.activate(uid, s.link, req);
+      // Checked again once the limiter lets the request go, right before it is sent.
+      const fenced: RequestOptions = { ...req, beforeSend: () => ctx.lockHeld() };
+      let view: FactorView;
+      try {
+        view =
+          s.kind === 'enroll'
+            ? await deps.okta.enrollFactor(uid, enrollBody(input, env.settings), { ...fenced, activate: input.factorType !== 'push' })
+            : await deps.okta.activate(uid, s.link, fenced);
+      } catch (err) {
+        if (err instanceof RequestAbortedError && !err.maybeProcessed) return { step: 'lock-lost', sent: false };
+        throw err;
+      }
       if (!(await ctx.lockHeld())) {
         env.detached = true;
         ctx.logger.warn('the job lost its lock while Okta was creating an activation; checking for a duplicate factor', { runId, row });

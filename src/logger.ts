@@ -11,30 +11,10 @@ import { closeSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, writeSyn
 import { dirname } from 'node:path';
 import winston from 'winston';
 import TransportStream from 'winston-transport';
+import { redact } from './redact.js';
 
-const registered = new Set<string>();
-
-/** Register a secret string (API token, access token, private key) to be masked everywhere. */
-export function registerSecret(secret: string | undefined): void {
-  if (secret && secret.length >= 6) registered.add(secret);
-}
-
-const PATTERNS: Array<[RegExp, string]> = [
-  [/\b(SSWS|Bearer|DPoP)\s+[A-Za-z0-9._~+/=-]+/g, '$1 [REDACTED]'],
-  [/("?authorization"?\s*[:=]\s*"?)[^",}\n]+/gi, '$1[REDACTED]'],
-  // activation material: QR code and activation-send links, barcodes
-  [/https?:\/\/[^\s"']*\/(qr|lifecycle\/activate\/(email|sms))\/?[^\s"']*/gi, '[REDACTED-ACTIVATION-LINK]'],
-  [/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g, '[REDACTED-PRIVATE-KEY]'],
-];
-
-export function redact(text: string): string {
-  let out = text;
-  for (const secret of registered) {
-    if (out.includes(secret)) out = out.split(secret).join('[REDACTED]');
-  }
-  for (const [re, rep] of PATTERNS) out = out.replace(re, rep);
-  return out;
-}
+/** Redaction lives in src/redact.ts; re-exported so existing imports keep working. */
+export { redact, registerSecret } from './redact.js';
 
 const SENSITIVE_KEYS = /^(authorization|token|apiToken|api_token|accessToken|access_token|privateKey|private_key|barcode|sharedSecret|qrcode|secrets?|password|client_assertion)$/i;
 

@@ -13,7 +13,9 @@
  *   (typ dpop+jwt, jwk, htm, htu without query, iat, jti, ath on resource requests),
  *   also on the token request; `use_dpop_nonce` answers are retried with the nonce
  *   (400 at the token endpoint, 401 + WWW-Authenticate on resources).
- * - The token request goes to the org origin only (OriginPolicy), never anywhere else.
+ * - The token request goes to the org origin only (OriginPolicy), never anywhere else,
+ *   through the same proxy as the API requests (the `proxy` option, else HTTPS_PROXY /
+ *   HTTP_PROXY / NO_PROXY), with the same extra CA; its answer is read up to 1 MB.
  *
  * The private key, the assertions, the DPoP private key and the access tokens never
  * appear in an error message or a warning; access tokens are reported to `onSecret` as
@@ -21,12 +23,15 @@
  */
 import { createHash, createPrivateKey, generateKeyPairSync, KeyObject, randomUUID, type JsonWebKey, type webcrypto } from 'node:crypto';
 import { SignJWT, type JWK } from 'jose';
-import { request } from 'undici';
+import type { Dispatcher } from 'undici';
 import { ConfigError } from '../errors.js';
+import { maskSecrets } from '../redact.js';
 import { OktaApiError, OktaProtocolError } from './errors.js';
 import { OriginPolicy } from './links.js';
 import { RequestTimeout, toNetworkError } from './network-errors.js';
 import { classifyRateLimit, parseRateLimit } from './rate-limit-headers.js';
+import { BODY_CAPS, readCapped } from './read-body.js';
+import { createTransport } from './transport.js';
 import { USER_AGENT } from './user-agent.js';
 import type { AuthProvider, HttpMethod, UnauthorizedInfo } from './types.js';
 import { mainChallenge } from './www-authenticate.js';
@@ -71,7 +76,16 @@ export interface OAuthOptions {
   onSecret?: (secret: string) => void;
   /** Time source (tests). Default Date.now. */
   now?: () => number;
+  /** Forward proxy for the token request: as OktaClientOptions.proxy (undefined: the environment; false: none). */
+  proxy?: string | false;
+  /** Environment for the proxy variables (tests). Default process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** Extra CA certificates (PEM), as OktaClientOptions.ca. */
+  ca?: string | Buffer | ReadonlyArray<string | Buffer>;
 }
+
+/** Token requests are rare: two connections are plenty. */
+const TOKEN_CONNECTIONS = 2;
 
 /** The AuthProvider plus what an operator or a test may want to see. */
 export interface OAuthProvider extends AuthProvider {
@@ -226,6 +240,10 @@ class OAuthAuth implements OAuthProvider {
   private readonly clientId: string;
   private readonly scope: string;
   private readonly tokenUrl: string;
+  private readonly tokenOrigin: string;
+  private readonly dispatcher: Dispatcher;
+  /** The proxy in use (without credentials), for its refusals. */
+  private readonly proxy: string | undefined;
   private readonly timeoutMs: number;
   private readonly dpop: DpopKey | undefined;
   private readonly now: () => number;
@@ -266,6 +284,10 @@ class OAuthAuth implements OAuthProvider {
     if (problems.length) throw new ConfigError(problems);
     const policy = new OriginPolicy(opts.orgUrl, { allowInsecureHttp: opts.allowInsecureHttp });
     this.tokenUrl = policy.requestTarget(TOKEN_PATH).url;
+    this.tokenOrigin = policy.origin;
+    const transport = createTransport(policy.origin, { connections: TOKEN_CONNECTIONS, timeoutMs }, opts);
+    this.dispatcher = transport.dispatcher;
+    this.proxy = transport.proxy?.display;
     this.signing = signing!;
     this.algorithm = signing!.alg;
     this.clientId = opts.clientId;
@@ -391,19 +413,19 @@ class OAuthAuth implements OAuthProvider {
       const timer = setTimeout(() => controller.abort(new RequestTimeout(this.timeoutMs)), this.timeoutMs);
       try {
         // undici's request() never follows redirects: a Location elsewhere is not contacted.
-        const res = await request(this.tokenUrl, {
+        const res = await this.dispatcher.request({
+          origin: this.tokenOrigin,
+          path: TOKEN_PATH,
           method: 'POST',
           headers,
           body,
-          headersTimeout: this.timeoutMs,
-          bodyTimeout: this.timeoutMs,
           signal: controller.signal,
         });
         status = res.statusCode;
         resHeaders = res.headers;
-        text = await res.body.text();
+        text = await readCapped(res.body, res.headers['content-length'], BODY_CAPS.oauth, { bucket: 'oauth', method: 'POST', path: TOKEN_PATH });
       } catch (err) {
-        const net = toNetworkError(err, 'POST', TOKEN_PATH, this.timeoutMs);
+        const net = toNetworkError(err, 'POST', TOKEN_PATH, this.timeoutMs, this.proxy);
         if (net) throw net;
         throw err;
       } finally {
@@ -472,8 +494,8 @@ class OAuthAuth implements OAuthProvider {
   }
 
   private scrub(text: string): string {
-    let out = text.slice(0, 500);
-    for (const s of this.issued) if (out.includes(s)) out = out.split(s).join('[REDACTED]');
+    // Issued tokens, and any echoed start of one (8 characters or more).
+    let out = maskSecrets(text.slice(0, 500), this.issued);
     // An echoed JWT (assertion or proof) never goes further.
     return out.replace(/eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*/g, '[REDACTED-JWT]');
   }

@@ -26,6 +26,10 @@ export interface AuthSettings {
   };
   requestTimeoutMs?: number;
   allowInsecureHttp?: boolean;
+  /** Forward proxy of the token request (as OktaClientOptions.proxy; undefined: the environment). */
+  proxy?: string | false;
+  /** Extra CA certificates (PEM), as OktaClientOptions.ca. */
+  ca?: string | Buffer | ReadonlyArray<string | Buffer>;
 }
 
 export interface AuthHooks {
@@ -71,6 +75,8 @@ export function createAuth(settings: AuthSettings, hooks: AuthHooks = {}): AuthP
       dpop: o.dpop,
       ...(settings.requestTimeoutMs !== undefined ? { timeoutMs: settings.requestTimeoutMs } : {}),
       ...(settings.allowInsecureHttp !== undefined ? { allowInsecureHttp: settings.allowInsecureHttp } : {}),
+      ...(settings.proxy !== undefined ? { proxy: settings.proxy } : {}),
+      ...(settings.ca !== undefined ? { ca: settings.ca } : {}),
       ...(hooks.warn ? { warn: hooks.warn } : {}),
       ...(onSecret ? { onSecret } : {}),
     });

@@ -1,23 +1,33 @@
 /**
- * The Okta HTTP client: undici Pool (keep-alive) to the org origin only, every request
- * through the shared gate, typed errors, link-driven factor lifecycle.
+ * The Okta HTTP client: undici Pool (keep-alive) to the org origin only, directly or
+ * through a forward proxy (transport.ts), every request through the shared gate, typed
+ * errors, link-driven factor lifecycle.
+ *
+ * On the wire: Content-Type: application/json on every POST (with or without a body, as
+ * Okta's Node SDK sends it), the run in the User-Agent, answer bodies read up to a cap per
+ * endpoint (read-body.ts), Okta's clock learned from Date headers (clock-offset.ts), each
+ * request droppable through its AbortSignal (waiting in the gate or in flight).
  *
  * It does not retry (the queue does), except once after a 401 when the auth provider
  * refreshed its credentials. It never follows redirects: a seed-style 301 with a body is
  * a successful enroll, its Location is not requested.
  */
 import { STATUS_CODES } from 'node:http';
-import { Pool } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { IncomingHttpHeaders } from 'undici/types/header.js';
 import { ConfigError } from '../errors.js';
+import { maskSecrets } from '../redact.js';
 import { bucketForPath } from './buckets.js';
-import { ForeignOriginError, OktaApiError, OktaProtocolError } from './errors.js';
+import { ClockOffset } from './clock-offset.js';
+import { ForeignOriginError, OktaApiError, OktaProtocolError, RequestAbortedError } from './errors.js';
 import { OriginPolicy, type RequestTarget } from './links.js';
 import { RequestTimeout, toNetworkError } from './network-errors.js';
 import { nextLink } from './pagination.js';
 import { cleanString, factorIdFromPath, parseFactor } from './parse-factor.js';
 import { classifyRateLimit, parseRateLimit } from './rate-limit-headers.js';
-import { USER_AGENT } from './user-agent.js';
+import { BODY_CAPS, readCapped } from './read-body.js';
+import { createTransport } from './transport.js';
+import { userAgentFor } from './user-agent.js';
 import { mainChallenge } from './www-authenticate.js';
 import type {
   AuthProvider,
@@ -34,6 +44,7 @@ import type {
   Page,
   RateLimitInfo,
   RequestGate,
+  RequestOptions,
   SafeLink,
   UnauthorizedInfo,
 } from './types.js';
@@ -57,14 +68,10 @@ interface Answer {
   authorization?: string;
 }
 
-const BASE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
-  accept: 'application/json',
-  'user-agent': USER_AGENT,
-});
-const BASE_HEADERS_JSON_BODY: Readonly<Record<string, string>> = Object.freeze({
-  ...BASE_HEADERS,
-  'content-type': 'application/json',
-});
+/** Whether a request is out of our hands yet (for RequestAbortedError.maybeProcessed). */
+interface Dispatch {
+  dispatched: boolean;
+}
 
 const enc = encodeURIComponent;
 
@@ -81,6 +88,30 @@ function abortOnTimeout(controller: AbortController, timeoutMs: number): void {
   controller.abort(new RequestTimeout(timeoutMs));
 }
 
+/** `p`, or its rejection with the signal's reason as soon as the signal aborts. */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+function headerOf(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
 function describe(value: unknown): string {
   if (Array.isArray(value)) return 'an array';
   if (value === null) return 'null';
@@ -90,15 +121,18 @@ function describe(value: unknown): string {
 
 export class HttpOktaClient implements OktaClient {
   readonly orgUrl: string;
+  /** The forward proxy in use, without credentials (undefined: direct). */
+  readonly proxy: string | undefined;
   private readonly policy: OriginPolicy;
   private readonly originSlash: string;
-  private readonly pool: Pool;
+  private readonly dispatcher: Dispatcher;
   private readonly auth: AuthProvider;
   private readonly gate: RequestGate | undefined;
   private readonly timeoutMs: number;
   private readonly keepHref: (href: string) => string;
-  /** Okta's clock minus ours (ms), from the latest answer's Date header. */
-  private clockOffset = 0;
+  private readonly clock = new ClockOffset();
+  /** The proxy's credentials: masked like the API token. */
+  private readonly proxySecrets: string[];
 
   constructor(opts: OktaClientOptions) {
     const problems: string[] = [];
@@ -125,27 +159,25 @@ export class HttpOktaClient implements OktaClient {
     this.auth = opts.auth;
     this.gate = opts.gate;
     this.timeoutMs = timeoutMs;
-    this.pool = new Pool(this.policy.origin, {
-      connections,
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
-      connect: { timeout: Math.min(timeoutMs, 10_000) },
-    });
+    const transport = createTransport(this.policy.origin, { connections, timeoutMs }, opts);
+    this.dispatcher = transport.dispatcher;
+    this.proxy = transport.proxy?.display;
+    this.proxySecrets = transport.proxy?.secrets ?? [];
     this.keepHref = (href) => this.policy.normalizeHref(href);
   }
 
   // ---- users, groups, logs ----
 
-  async getUser(idOrLogin: string): Promise<OktaUser> {
-    const answer = await this.exchange('GET', `/api/v1/users/${enc(idOrLogin)}`);
+  async getUser(idOrLogin: string, opts?: RequestOptions): Promise<OktaUser> {
+    const answer = await this.exchange('GET', `/api/v1/users/${enc(idOrLogin)}`, undefined, opts);
     const user = this.toUser(answer.json);
     if (!user) throw this.protocolError('expected a user object with an `id`', answer);
     return user;
   }
 
-  async listGroupUsers(groupIdOrNext: { groupId: string } | { next: string }, limit = GROUP_USERS_PAGE): Promise<Page<OktaUser>> {
+  async listGroupUsers(groupIdOrNext: { groupId: string } | { next: string }, limit = GROUP_USERS_PAGE, opts?: RequestOptions): Promise<Page<OktaUser>> {
     const href = 'next' in groupIdOrNext ? groupIdOrNext.next : `/api/v1/groups/${enc(groupIdOrNext.groupId)}/users?limit=${limit}`;
-    const answer = await this.exchange('GET', href);
+    const answer = await this.exchange('GET', href, undefined, opts);
     if (!Array.isArray(answer.json)) throw this.protocolError(`expected an array of users, got ${describe(answer.json)}`, answer);
     const items: OktaUser[] = [];
     for (const raw of answer.json) {
@@ -155,8 +187,8 @@ export class HttpOktaClient implements OktaClient {
     return this.page(items, answer);
   }
 
-  async findGroups(query: string): Promise<Array<{ id: string; name: string }>> {
-    const answer = await this.exchange('GET', `/api/v1/groups?q=${enc(query)}`);
+  async findGroups(query: string, opts?: RequestOptions): Promise<Array<{ id: string; name: string }>> {
+    const answer = await this.exchange('GET', `/api/v1/groups?q=${enc(query)}`, undefined, opts);
     if (!Array.isArray(answer.json)) throw this.protocolError(`expected an array of groups, got ${describe(answer.json)}`, answer);
     const groups: Array<{ id: string; name: string }> = [];
     for (const raw of answer.json) {
@@ -169,7 +201,7 @@ export class HttpOktaClient implements OktaClient {
     return groups;
   }
 
-  async getLogs(query: { since?: string; filter?: string; limit?: number } | { next: string }): Promise<Page<LogEvent>> {
+  async getLogs(query: { since?: string; filter?: string; limit?: number } | { next: string }, opts?: RequestOptions): Promise<Page<LogEvent>> {
     let href: string;
     if ('next' in query) href = query.next;
     else {
@@ -180,7 +212,7 @@ export class HttpOktaClient implements OktaClient {
       const qs = params.toString();
       href = qs ? `/api/v1/logs?${qs}` : '/api/v1/logs';
     }
-    const answer = await this.exchange('GET', href);
+    const answer = await this.exchange('GET', href, undefined, opts);
     if (!Array.isArray(answer.json)) throw this.protocolError(`expected an array of log events, got ${describe(answer.json)}`, answer);
     const items: LogEvent[] = [];
     for (const raw of answer.json) {
@@ -195,47 +227,46 @@ export class HttpOktaClient implements OktaClient {
 
   async enrollFactor(userId: string, body: EnrollRequest, opts?: EnrollOptions): Promise<FactorView> {
     const path = `/api/v1/users/${enc(userId)}/factors${opts?.activate ? '?activate=true' : ''}`;
-    const answer = await this.exchange('POST', path, JSON.stringify(body));
-    const location = answer.headers.location;
-    return this.toFactor(answer, userId, factorIdFromPath(Array.isArray(location) ? location[0] : location));
+    const answer = await this.exchange('POST', path, JSON.stringify(body), opts);
+    return this.toFactor(answer, userId, factorIdFromPath(headerOf(answer.headers.location)));
   }
 
-  async listFactors(userId: string): Promise<FactorView[]> {
-    const answer = await this.exchange('GET', `/api/v1/users/${enc(userId)}/factors`);
+  async listFactors(userId: string, opts?: RequestOptions): Promise<FactorView[]> {
+    const answer = await this.exchange('GET', `/api/v1/users/${enc(userId)}/factors`, undefined, opts);
     if (!Array.isArray(answer.json)) throw this.protocolError(`expected an array of factors, got ${describe(answer.json)}`, answer);
-    const ctx = { userId, href: this.keepHref, method: answer.method, path: pathOnly(answer.target.path) };
+    const ctx = { userId, href: this.keepHref, method: answer.method, path: pathOnly(answer.target.path), clockOffsetMs: this.clock.offsetMs };
     return answer.json.map((raw) => parseFactor(raw, ctx));
   }
 
-  async getFactor(userId: string, factorId: string): Promise<FactorView> {
-    const answer = await this.exchange('GET', `/api/v1/users/${enc(userId)}/factors/${enc(factorId)}`);
+  async getFactor(userId: string, factorId: string, opts?: RequestOptions): Promise<FactorView> {
+    const answer = await this.exchange('GET', `/api/v1/users/${enc(userId)}/factors/${enc(factorId)}`, undefined, opts);
     return this.toFactor(answer, userId, factorId);
   }
 
-  async poll(userId: string, link: SafeLink): Promise<FactorView> {
-    const answer = await this.exchange(link.method ?? 'GET', link.href);
+  async poll(userId: string, link: SafeLink, opts?: RequestOptions): Promise<FactorView> {
+    const answer = await this.exchange(link.method ?? 'GET', link.href, undefined, opts);
     return this.toFactor(answer, userId, factorIdFromPath(answer.target.path));
   }
 
-  async activate(userId: string, link: SafeLink): Promise<FactorView> {
-    const answer = await this.exchange(link.method ?? 'POST', link.href);
+  async activate(userId: string, link: SafeLink, opts?: RequestOptions): Promise<FactorView> {
+    const answer = await this.exchange(link.method ?? 'POST', link.href, undefined, opts);
     return this.toFactor(answer, userId, factorIdFromPath(answer.target.path));
   }
 
-  async deleteFactor(userId: string, factorId: string): Promise<void> {
-    await this.exchange('DELETE', `/api/v1/users/${enc(userId)}/factors/${enc(factorId)}`);
+  async deleteFactor(userId: string, factorId: string, opts?: RequestOptions): Promise<void> {
+    await this.exchange('DELETE', `/api/v1/users/${enc(userId)}/factors/${enc(factorId)}`, undefined, opts);
   }
 
-  async sendActivation(_userId: string, link: { href: string; method: HttpMethod }, body?: unknown): Promise<void> {
-    await this.exchange(link.method ?? 'POST', link.href, body === undefined ? undefined : JSON.stringify(body));
+  async sendActivation(_userId: string, link: { href: string; method: HttpMethod }, body?: unknown, opts?: RequestOptions): Promise<void> {
+    await this.exchange(link.method ?? 'POST', link.href, body === undefined ? undefined : JSON.stringify(body), opts);
   }
 
   clockOffsetMs(): number {
-    return this.clockOffset;
+    return this.clock.offsetMs;
   }
 
   async close(): Promise<void> {
-    await this.pool.close();
+    await this.dispatcher.close();
   }
 
   // ---- the exchange ----
@@ -243,18 +274,30 @@ export class HttpOktaClient implements OktaClient {
   /**
    * One logical request: origin check, gate, send, at most one retry after a 401 the
    * auth provider recovered from. Returns 2xx answers (and 301 with a body); throws the
-   * rest as OktaApiError / OktaNetworkError / OktaProtocolError.
+   * rest as OktaApiError / OktaNetworkError / OktaProtocolError, and RequestAbortedError
+   * when opts.signal dropped it.
    */
-  private async exchange(method: HttpMethod, href: string, body?: string): Promise<Answer> {
+  private async exchange(method: HttpMethod, href: string, body: string | undefined, opts: RequestOptions | undefined): Promise<Answer> {
     // The target is checked when the request is made, whatever was checked at parse time.
     const target = this.policy.requestTarget(href);
     const bucket = bucketForPath(target.path);
+    const signal = opts?.signal;
+    const state: Dispatch = { dispatched: false };
+    const dropped = (): RequestAbortedError => new RequestAbortedError(method, pathOnly(target.path), state.dispatched, signal?.reason);
+    const gateOpts = signal ? { signal } : undefined;
     let refreshed = false;
     let nonceRetried = false;
     for (;;) {
-      const answer = this.gate
-        ? await this.gate.run(bucket, () => this.send(method, target, bucket, body))
-        : await this.send(method, target, bucket, body);
+      if (signal?.aborted) throw dropped();
+      let answer: Answer;
+      try {
+        answer = this.gate
+          ? await this.gate.run(bucket, () => this.send(method, target, bucket, body, opts, state), gateOpts)
+          : await this.send(method, target, bucket, body, opts, state);
+      } catch (err) {
+        if (signal?.aborted) throw dropped();
+        throw err;
+      }
       const { status } = answer;
       if (status >= 200 && status < 300) return answer;
       if (status === 301 && isObject(answer.json) && !('errorCode' in answer.json)) return answer;
@@ -265,7 +308,14 @@ export class HttpOktaClient implements OktaClient {
         if (wantsNonce ? !nonceRetried : !refreshed) {
           if (wantsNonce) nonceRetried = true;
           else refreshed = true;
-          if (await this.auth.onUnauthorized(info)) continue;
+          let recovered: boolean;
+          try {
+            recovered = await untilAborted(this.auth.onUnauthorized(info), signal);
+          } catch (err) {
+            if (signal?.aborted) throw dropped();
+            throw err;
+          }
+          if (recovered) continue;
         }
       }
       if (status >= 300 && status < 400) {
@@ -275,37 +325,73 @@ export class HttpOktaClient implements OktaClient {
     }
   }
 
-  private async send(method: HttpMethod, target: RequestTarget, bucket: Bucket, body: string | undefined): Promise<Answer> {
+  private async send(
+    method: HttpMethod,
+    target: RequestTarget,
+    bucket: Bucket,
+    body: string | undefined,
+    opts: RequestOptions | undefined,
+    state: Dispatch,
+  ): Promise<Answer> {
     if (!target.url.startsWith(this.originSlash)) {
       throw new ForeignOriginError(new URL(target.url).origin, this.policy.origin);
     }
-    const authHeaders = await this.auth.headers(method, target.url);
-    const headers = { ...(body === undefined ? BASE_HEADERS : BASE_HEADERS_JSON_BODY), ...authHeaders };
+    const signal = opts?.signal;
+    const authHeaders = await untilAborted(this.auth.headers(method, target.url), signal);
+    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': userAgentFor(opts?.runId) };
+    // As Okta's Node SDK: every POST says JSON, with or without a body (lifecycle/activate, poll).
+    if (method === 'POST' || body !== undefined) headers['content-type'] = 'application/json';
+    Object.assign(headers, authHeaders);
     const authorization = authHeaders.authorization ?? authHeaders.Authorization;
+    const path = pathOnly(target.path);
     const controller = new AbortController();
     const timer = setTimeout(abortOnTimeout, this.timeoutMs, controller, this.timeoutMs);
+    let status = 0;
+    let rateLimit: RateLimitInfo | undefined;
+    let errorCode: string | undefined;
     try {
-      const res = await this.pool.request({ method, path: target.path, headers, body, signal: controller.signal });
-      const status = res.statusCode;
-      const rateLimit = parseRateLimit(res.headers);
-      const date = Date.parse(String(res.headers.date ?? ''));
-      if (Number.isFinite(date)) this.clockOffset = date - Date.now();
+      if (signal?.aborted) throw signal.reason;
+      if (opts?.beforeSend && !(await opts.beforeSend())) throw new RequestAbortedError(method, path, false, 'the request was no longer wanted when its turn came');
+      const sentAt = Date.now();
+      state.dispatched = true;
+      const res = await this.dispatcher.request({
+        origin: this.policy.origin,
+        method,
+        path: target.path,
+        headers,
+        body,
+        signal: signal ? AbortSignal.any([controller.signal, signal]) : controller.signal,
+      });
+      this.clock.observe(res.headers.date, sentAt, Date.now());
+      status = res.statusCode;
+      rateLimit = parseRateLimit(res.headers);
       let text = '';
       try {
-        // Always consume or discard the body, so the connection goes back to the pool.
+        // Always consume or discard the body, so the connection goes back to the pool (or is closed past the cap).
         if (status === 204 || status === 304) await res.body.dump();
-        else text = await res.body.text();
-      } finally {
-        if (rateLimit) this.gate?.observe?.(bucket, rateLimit, status);
+        else text = await readCapped(res.body, res.headers['content-length'], BODY_CAPS[bucket], { bucket, method, path });
+      } catch (err) {
+        // The status and headers are real even when the body is not: the gate hears of them.
+        this.gate?.observe?.(bucket, rateLimit, status, undefined);
+        throw err;
       }
-      if (text === '') return { status, headers: res.headers, json: undefined, rateLimit, method, target, authorization };
-      try {
-        return { status, headers: res.headers, json: JSON.parse(text), rateLimit, method, target, authorization };
-      } catch {
-        return { status, headers: res.headers, json: undefined, notJson: { length: text.length }, rateLimit, method, target, authorization };
+      let json: unknown;
+      let notJson: Answer['notJson'];
+      if (text !== '') {
+        try {
+          json = JSON.parse(text);
+        } catch {
+          notJson = { length: text.length };
+        }
       }
+      if (status >= 400 && isObject(json)) errorCode = cleanString(json.errorCode);
+      this.gate?.observe?.(bucket, rateLimit, status, errorCode);
+      const answer: Answer = { status, headers: res.headers, json, rateLimit, method, target, authorization };
+      if (notJson) answer.notJson = notJson;
+      return answer;
     } catch (err) {
-      const networkError = toNetworkError(err, method, pathOnly(target.path), this.timeoutMs);
+      if (signal?.aborted) throw err;
+      const networkError = toNetworkError(err, method, path, this.timeoutMs, this.proxy);
       if (networkError) throw networkError;
       throw err;
     } finally {
@@ -323,6 +409,7 @@ export class HttpOktaClient implements OktaClient {
       href: this.keepHref,
       method: answer.method,
       path: pathOnly(answer.target.path),
+      clockOffsetMs: this.clock.offsetMs,
     });
   }
 
@@ -334,6 +421,8 @@ export class HttpOktaClient implements OktaClient {
     const user: OktaUser = { id, login: cleanString(profile?.login) ?? '' };
     const status = cleanString(raw.status);
     if (status) user.status = status;
+    const timeZone = cleanString(profile?.timezone);
+    if (timeZone) user.timeZone = timeZone;
     return user;
   }
 
@@ -395,13 +484,12 @@ export class HttpOktaClient implements OktaClient {
     );
   }
 
-  /** An error summary that echoes a credential must not carry it into logs. */
+  /**
+   * An error summary that echoes a credential (or its first characters: any run of 8 or
+   * more that starts one) must not carry it into logs, reports or HTML.
+   */
   private scrub(text: string): string {
-    let out = text;
-    for (const secret of this.auth.secrets()) {
-      if (secret && out.includes(secret)) out = out.split(secret).join('[REDACTED]');
-    }
-    return out;
+    return maskSecrets(text, [...this.auth.secrets(), ...this.proxySecrets]);
   }
 }
 

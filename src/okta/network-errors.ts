@@ -47,11 +47,37 @@ function codeOf(err: unknown): string | undefined {
   return undefined;
 }
 
-/** Converts a thrown transport error; returns undefined for errors that are not network failures. */
-export function toNetworkError(err: unknown, method: string, path: string, timeoutMs: number): OktaNetworkError | undefined {
+/** undici's words for a proxy that said no: to a CONNECT (tunnel) or to a forwarded request (407). */
+const PROXY_REFUSAL = /Proxy response \((\d{3})\)|Proxy Authentication Required \((\d{3})\)/;
+
+/**
+ * A proxy's refusal → OktaNetworkError PROXY_REFUSED (the request never reached Okta).
+ * `proxy` is the proxy without credentials.
+ */
+function proxyRefusal(err: unknown, method: string, path: string, proxy: string | undefined): OktaNetworkError | undefined {
+  if (!proxy || !(err instanceof Error)) return undefined;
+  const m = PROXY_REFUSAL.exec(err.message);
+  if (!m) return undefined;
+  const status = Number(m[1] ?? m[2]);
+  const hint =
+    status === 407
+      ? ': it wants credentials (put them in the proxy URL, http://user:password@host:port, or ask for the runner\'s host to be allowed)'
+      : status === 403
+        ? ': it does not allow this destination (ask for the Okta org to be allowed)'
+        : '';
+  return new OktaNetworkError(`the proxy ${proxy} refused to carry the request (HTTP ${status})${hint}`, 'PROXY_REFUSED', method, path, false);
+}
+
+/**
+ * Converts a thrown transport error; returns undefined for errors that are not network
+ * failures. `proxy`: the proxy in use (without credentials), for its refusals.
+ */
+export function toNetworkError(err: unknown, method: string, path: string, timeoutMs: number, proxy?: string): OktaNetworkError | undefined {
   if (err instanceof RequestTimeout) {
     return new OktaNetworkError(err.message, err.code, method, path, true);
   }
+  const refused = proxyRefusal(err, method, path, proxy);
+  if (refused) return refused;
   const code = codeOf(err);
   if (!code || PROGRAMMING.has(code)) return undefined;
   const message = err instanceof Error && err.message ? err.message : code;

@@ -5,9 +5,14 @@
  *   by the text extraction, `"null"` strings);
  * - today's API (200 on enroll, `_embedded.activation {expiresAt, factorResult, _links
  *   {qrcode, send[]}}`, POST polling on `.../lifecycle/activate/poll`, poll answers
- *   `{expiresAt, factorResult, _links}` without an id, ACTIVE).
+ *   `{expiresAt, factorResult, _links}` without an id, ACTIVE);
+ * - the archived reference's restart answer: the Push Factor Activation object alone
+ *   (`{expiresAt, factorResult, _links {poll, qrcode, send[]}}`, no id, no _embedded),
+ *   whose poll link is the factor's `.../lifecycle/activate` itself (`pollIsActivate`);
+ * - listings where a pending factor carries `_links.next {name: activate}` or
+ *   `_links.activate` and no poll link.
  * Activation material (QR code, barcode, app-store link, send links, shared secret)
- * goes to `secrets` and never into `links`.
+ * goes to `secrets` and never into `links`, wherever the answer puts it.
  */
 import { OktaProtocolError } from './errors.js';
 import type { ActivationSecrets, FactorState, FactorView, HttpMethod, SafeLink } from './types.js';
@@ -22,6 +27,8 @@ export interface FactorParseContext {
   /** For error messages. */
   method?: string;
   path?: string;
+  /** Okta's clock minus ours (ms), for expiresAtMs. Default 0. */
+  clockOffsetMs?: number;
 }
 
 type Json = Record<string, unknown>;
@@ -76,38 +83,81 @@ export function factorIdFromPath(path: string | undefined): string | undefined {
 
 const identity = (href: string): string => href;
 
+const ACTIVATE_END = /\/lifecycle\/activate\/?$/;
+
+const ACTIVATE_POLL_END = /\/lifecycle\/activate\/poll\/?$/;
+
+function pathOf(href: string): string {
+  try {
+    return new URL(href, 'http://base.invalid').pathname;
+  } catch {
+    return href;
+  }
+}
+
+/** Whether a link's path ends in `/lifecycle/activate` (not `/activate/poll`). */
+function endsWithActivate(href: string): boolean {
+  return ACTIVATE_END.test(pathOf(href));
+}
+
+/**
+ * A poll link's method when it has no hints: POST for today's `.../lifecycle/activate/poll`
+ * and for `.../lifecycle/activate` (both POST-only endpoints), GET for the seed's poll on
+ * the factor itself.
+ */
+function pollMethod(link: unknown): HttpMethod {
+  const href = cleanString(obj(link)?.href);
+  if (!href) return 'GET';
+  const path = pathOf(href);
+  return ACTIVATE_END.test(path) || ACTIVATE_POLL_END.test(path) ? 'POST' : 'GET';
+}
+
+/**
+ * The status (or factorResult) as a state: a factor's status first (ACTIVE / ACTIVATED,
+ * EXPIRED), then the activation's factorResult (TIMEOUT, CANCELLED, ERROR, WAITING),
+ * then PENDING_ACTIVATION.
+ */
 function stateOf(status: string | undefined, factorResult: string | undefined): FactorState {
   if (status === 'ACTIVE' || status === 'ACTIVATED') return 'activated';
   if (status === 'EXPIRED' || factorResult === 'TIMEOUT') return 'expired';
-  if (status === 'PENDING_ACTIVATION' || factorResult === 'WAITING') return 'waiting';
+  if (factorResult === 'CANCELLED') return 'cancelled';
+  if (factorResult === 'ERROR') return 'error';
+  if (status === 'PENDING_ACTIVATION' || status === 'WAITING' || factorResult === 'WAITING') return 'waiting';
   return 'other';
 }
 
-function secretsOf(embedded: Json | undefined): ActivationSecrets | undefined {
-  if (!embedded) return undefined;
-  let secrets: ActivationSecrets | undefined;
+/** qrcode and send[] of one `_links` object (an embedded activation's, or a restart answer's own). */
+function activationLinkSecrets(links: Json | undefined, into: ActivationSecrets | undefined): ActivationSecrets | undefined {
+  if (!links) return into;
+  let secrets = into;
+  const qr = cleanString(obj(links.qrcode)?.href);
+  if (qr && !secrets?.qrcodeHref) (secrets ??= {}).qrcodeHref = qr;
+  const send = links.send;
+  if (Array.isArray(send) && !secrets?.send) {
+    const out: NonNullable<ActivationSecrets['send']> = [];
+    for (const item of send) {
+      const link = obj(item);
+      const href = cleanString(link?.href);
+      if (!link || !href) continue;
+      out.push({ name: cleanString(link.name) ?? '', href, method: methodOf(link, 'POST') });
+    }
+    if (out.length) (secrets ??= {}).send = out;
+  }
+  return secrets;
+}
+
+function secretsOf(json: Json, embedded: Json | undefined): ActivationSecrets | undefined {
+  // The restart answer (Push Factor Activation object alone) has them in its own _links.
+  let secrets = activationLinkSecrets(obj(json._links), undefined);
+  if (!embedded) return secrets;
   const activation = obj(embedded.activation);
   if (activation) {
-    const aLinks = obj(activation._links);
-    const qr = cleanString(obj(aLinks?.qrcode)?.href);
-    if (qr) (secrets ??= {}).qrcodeHref = qr;
-    const send = aLinks?.send;
-    if (Array.isArray(send)) {
-      const out: NonNullable<ActivationSecrets['send']> = [];
-      for (const item of send) {
-        const link = obj(item);
-        const href = cleanString(link?.href);
-        if (!link || !href) continue;
-        out.push({ name: cleanString(link.name) ?? '', href, method: methodOf(link, 'POST') });
-      }
-      if (out.length) (secrets ??= {}).send = out;
-    }
+    secrets = activationLinkSecrets(obj(activation._links), secrets);
     const sharedSecret = cleanString(activation.sharedSecret);
     if (sharedSecret) (secrets ??= {}).sharedSecret = sharedSecret;
   }
   // token:software:totp enroll answer: _embedded._links.qrcode beside _embedded.activation
-  const qr = cleanString(obj(obj(embedded._links)?.qrcode)?.href);
-  if (qr && !secrets?.qrcodeHref) (secrets ??= {}).qrcodeHref = qr;
+  secrets = activationLinkSecrets(obj(embedded._links), secrets);
   const install = obj(embedded.install);
   if (install) {
     const barcode = cleanString(install.barcode);
@@ -138,18 +188,19 @@ export function parseFactor(json: unknown, ctx: FactorParseContext): FactorView 
   const embedded = obj(json._embedded);
   const activation = obj(embedded?.activation);
   const rawStatus = cleanString(json.status)?.toUpperCase();
-  const factorResult = cleanString(json.factorResult)?.toUpperCase();
+  const factorResult = (cleanString(json.factorResult) ?? cleanString(activation?.factorResult))?.toUpperCase();
   const status = rawStatus ?? factorResult ?? '';
+  const shape: FactorView['shape'] = cleanString(json.id) ? 'factor' : 'activation';
 
   const links: FactorView['links'] = {};
   const rawLinks = obj(json._links);
   if (rawLinks) {
-    const poll = safeLink(rawLinks.poll, 'GET', map);
+    const poll = safeLink(rawLinks.poll, pollMethod(rawLinks.poll), map);
     const next = obj(rawLinks.next);
     const nextName = next ? cleanString(next.name)?.toLowerCase() : undefined;
     if (poll) links.poll = poll;
     else if (nextName === 'poll') {
-      const l = safeLink(next, 'GET', map);
+      const l = safeLink(next, pollMethod(next), map);
       if (l) links.poll = l;
     }
     const activate = safeLink(rawLinks.activate, 'POST', map) ?? (nextName === 'activate' ? safeLink(next, 'POST', map) : undefined);
@@ -167,17 +218,24 @@ export function parseFactor(json: unknown, ctx: FactorParseContext): FactorView 
     provider: cleanString(json.provider) ?? '',
     status,
     state: stateOf(rawStatus, factorResult),
+    shape,
     links,
   };
+  if (factorResult) view.factorResult = factorResult;
+  if (links.poll && endsWithActivate(links.poll.href)) view.pollIsActivate = true;
   const created = cleanString(json.created);
   if (created) view.created = created;
   const lastUpdated = cleanString(json.lastUpdated);
   if (lastUpdated) view.lastUpdated = lastUpdated;
   const expiresAt = cleanString(json.expiresAt) ?? cleanString(activation?.expiresAt);
-  if (expiresAt) view.expiresAt = expiresAt;
+  if (expiresAt) {
+    view.expiresAt = expiresAt;
+    const okta = Date.parse(expiresAt);
+    if (Number.isFinite(okta)) view.expiresAtMs = okta - (ctx.clockOffsetMs ?? 0);
+  }
   const deviceName = cleanString(obj(json.profile)?.deviceName);
   if (deviceName) view.deviceName = deviceName;
-  const secrets = secretsOf(embedded);
+  const secrets = secretsOf(json, embedded);
   if (secrets) {
     if (secrets.send) for (const s of secrets.send) s.href = map(s.href);
     view.secrets = secrets;

@@ -13,22 +13,43 @@ function first(value: HeaderValue): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-function nonNegativeNumber(value: HeaderValue): number | undefined {
-  const raw = first(value);
-  if (raw === undefined || raw === '') return undefined;
-  const n = Number(raw);
-  return Number.isFinite(n) && n >= 0 ? n : undefined;
+/**
+ * Every number >= 0 in a header that may come more than once: undici gives a repeated
+ * header as an array, a proxy may have joined the lines with commas. Unreadable parts are
+ * left out.
+ */
+function numbers(value: HeaderValue): number[] {
+  if (value === undefined) return [];
+  const out: number[] = [];
+  for (const line of Array.isArray(value) ? value : [value]) {
+    for (const part of line.split(',')) {
+      const raw = part.trim();
+      if (raw === '') continue;
+      const n = Number(raw);
+      if (Number.isFinite(n) && n >= 0) out.push(n);
+    }
+  }
+  return out;
+}
+
+/** The most conservative reading of a repeated header: the lowest value, or the highest for `max`. */
+function conservative(value: HeaderValue, pick: 'min' | 'max'): number | undefined {
+  const all = numbers(value);
+  if (!all.length) return undefined;
+  return pick === 'min' ? Math.min(...all) : Math.max(...all);
 }
 
 /**
  * Parses the rate-limit headers of one answer (header names in lower case, as undici
  * and node:http give them). Undefined when Limit, Remaining or Reset is missing or
- * not a number >= 0.
+ * has no value that is a number >= 0.
  */
 export function parseRateLimit(headers: Headers, now: number = Date.now()): RateLimitInfo | undefined {
-  const limit = nonNegativeNumber(headers['x-rate-limit-limit']);
-  const remaining = nonNegativeNumber(headers['x-rate-limit-remaining']);
-  const reset = nonNegativeNumber(headers['x-rate-limit-reset']);
+  // A header sent twice (two gateways, a proxy adding its own): the lowest Limit, the
+  // lowest Remaining and the latest Reset, so the limiter never spends more than either allows.
+  const limit = conservative(headers['x-rate-limit-limit'], 'min');
+  const remaining = conservative(headers['x-rate-limit-remaining'], 'min');
+  const reset = conservative(headers['x-rate-limit-reset'], 'max');
   if (limit === undefined || remaining === undefined || reset === undefined) return undefined;
   const resetAtMs = reset * 1000;
   const date = first(headers['date']);

@@ -126,6 +126,12 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** The run the request belongs to: carried in the User-Agent, so Okta's System Log ties it to the run. */
   runId?: string;
+  /**
+   * Asked after the limiter granted the request, right before it is sent: false drops it
+   * (RequestAbortedError, not processed). A job checks that it still holds its lock here, so
+   * a request that waited in the limiter while the job was taken over is never sent.
+   */
+  beforeSend?: () => Promise<boolean>;
 }
 
 export interface EnrollOptions extends RequestOptions {
@@ -235,6 +241,12 @@ export interface OktaClientOptions {
   proxy?: string | false;
   /** Environment for the proxy variables (tests). Default process.env. */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Extra CA certificates (PEM text, or several) trusted beside Node's own roots and
+   * NODE_EXTRA_CA_CERTS: a TLS-inspecting corporate proxy's CA, a private CA in front of a
+   * test org. Used for the org and for an https:// proxy.
+   */
+  ca?: string | Buffer | ReadonlyArray<string | Buffer>;
 }
 
 export interface OktaClient {

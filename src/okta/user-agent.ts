@@ -1,4 +1,4 @@
-/** `User-Agent: bulk-enroll/<version> node/<version>`, read once from the package's package.json. */
+/** `User-Agent: bulk-enroll/<version> node/<version> [run/<runId>]`, the version read once from the package's package.json. */
 import { readFileSync } from 'node:fs';
 
 export function packageVersion(): string {
@@ -17,3 +17,16 @@ export function packageVersion(): string {
 }
 
 export const USER_AGENT = `bulk-enroll/${packageVersion()} node/${process.versions.node}`;
+
+/** Characters of an HTTP token (RFC 9110 tchar): what a product version may carry. */
+const NOT_TCHAR = /[^!#$%&'*+.^_`|~0-9A-Za-z-]/g;
+
+/**
+ * The User-Agent of a request made for a run: `bulk-enroll/0.1.0 node/20.20.2 run/<runId>`,
+ * so Okta's System Log (client.userAgent.rawUserAgent) ties each request to its run.
+ * Characters a header token cannot carry become `_`; at most 80 are kept.
+ */
+export function userAgentFor(runId: string | undefined): string {
+  if (runId === undefined || runId === '') return USER_AGENT;
+  return `${USER_AGENT} run/${runId.slice(0, 80).replace(NOT_TCHAR, '_')}`;
+}

@@ -14,6 +14,7 @@ import type { AuthProvider, Bucket, OktaClient, OktaClientOptions, RateLimitInfo
 import { json, startCannedServer, type CannedServer } from './helpers/canned-server.js';
 import { seed } from './fixtures/seed.js';
 import { specExample } from './fixtures/spec.js';
+import { failure as rejection } from './helpers/failure.js';
 
 const TOKEN = '00abcDEFghiJKLmnoPQRstuVWXyz0123456789-_';
 const U = '00u15s1KDETTQMQYABRL';
@@ -51,31 +52,56 @@ function rateHeaders(limit: number, remaining: number, resetSec: number, dateMs:
   };
 }
 
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the call to fail, it succeeded');
-}
 
 describe('request headers', () => {
-  it('sends SSWS auth, Accept, User-Agent; Content-Type only with a body', async () => {
-    org.handle((req, res) =>
-      req.method === 'POST' ? json(res, 200, specExample('EnrollFactorOVPushResponse', org.origin)) : json(res, 200, []),
-    );
+  it('sends SSWS auth, Accept, User-Agent; Content-Type on every POST (a bodyless one sends no body), not on GET / DELETE', async () => {
+    org.handle((req, res) => {
+      if (req.method === 'DELETE') return void res.writeHead(204).end();
+      if (req.method === 'POST' && req.url?.endsWith('/lifecycle/activate'))
+        return json(res, 200, { factorResult: 'TIMEOUT', _links: { activate: { href: `${org.origin}${req.url}`, hints: { allow: ['POST'] } } } });
+      return req.method === 'POST' ? json(res, 200, specExample('EnrollFactorOVPushResponse', org.origin)) : json(res, 200, []);
+    });
     const c = makeClient();
     await c.listFactors(U);
     await c.enrollFactor(U, { factorType: 'push', provider: 'OKTA' });
-    const [get, post] = org.requests;
+    await c.activate(U, { href: `/api/v1/users/${U}/factors/opf1/lifecycle/activate`, method: 'POST' });
+    await c.deleteFactor(U, 'opf1');
+    const [get, post, activate, del] = org.requests;
     expect(get?.headers.authorization).toBe(`SSWS ${TOKEN}`);
     expect(get?.headers.accept).toBe('application/json');
-    expect(get?.headers['user-agent']).toMatch(/^bulk-enroll\/\d+\.\d+\.\d+ node\//);
+    expect(get?.headers['user-agent']).toMatch(/^bulk-enroll\/\d+\.\d+\.\d+ node\/\S+$/);
     expect(get?.headers['content-type']).toBeUndefined();
     expect(post?.headers['content-type']).toBe('application/json');
     expect(JSON.parse(post?.body ?? '')).toEqual({ factorType: 'push', provider: 'OKTA' });
     expect(post?.url).toBe(`/api/v1/users/${U}/factors`);
+    // okta-sdk-nodejs 8.1 activateFactor() without a body: Content-Type: application/json, empty body
+    expect(activate?.headers['content-type']).toBe('application/json');
+    expect(activate?.body).toBe('');
+    expect(activate?.headers['content-length'] ?? '0').toBe('0');
+    expect(del?.headers['content-type']).toBeUndefined();
+  });
+
+  it('puts the run id into the User-Agent, so the System Log ties each request to its run', async () => {
+    org.handle((_req, res) => json(res, 200, { id: '00u9', status: 'ACTIVE', profile: { login: 'a@b.c' } }));
+    const c = makeClient();
+    await c.getUser('a@b.c', { runId: '20240101-120000-ab12' });
+    await c.getUser('a@b.c', { runId: 'odd id/é' });
+    await c.getUser('a@b.c');
+    const agents = org.requests.map((r) => r.headers['user-agent']);
+    expect(agents[0]).toMatch(/^bulk-enroll\/\d+\.\d+\.\d+ node\/\d+\.\d+\.\d+ run\/20240101-120000-ab12$/);
+    expect(agents[1]).toMatch(/ run\/odd_id__$/);
+    expect(agents[2]).not.toContain('run/');
+  });
+
+  it('getUser reads status and profile.timezone', async () => {
+    org.handle((req, res) =>
+      req.url.endsWith('/00uTz')
+        ? json(res, 200, { id: '00uTz', status: 'PROVISIONED', profile: { login: 'tz@example.com', timezone: 'Europe/Berlin' } })
+        : json(res, 200, { id: '00uNo', status: ' null', profile: { login: 'no@example.com', timezone: '' } }),
+    );
+    const c = makeClient();
+    expect(await c.getUser('00uTz')).toEqual({ id: '00uTz', login: 'tz@example.com', status: 'PROVISIONED', timeZone: 'Europe/Berlin' });
+    expect(await c.getUser('00uNo')).toEqual({ id: '00uNo', login: 'no@example.com' });
   });
 
   it('encodes a login in the path and adds activate=true when asked', async () => {
@@ -310,6 +336,32 @@ describe('errors', () => {
     await expect(c.getFactor(U, 'f1')).rejects.toBeInstanceOf(OktaProtocolError);
   });
 
+  it('503 E0000010 is read-only mode (a server error, and isReadOnly)', async () => {
+    org.handle((_req, res) =>
+      json(res, 503, { errorCode: 'E0000010', errorSummary: 'Service is in read only mode', errorLink: 'E0000010', errorId: 'oae1', errorCauses: [] }),
+    );
+    const c = makeClient();
+    const e = (await rejection(c.enrollFactor(U, { factorType: 'push', provider: 'OKTA' }))) as OktaApiError;
+    expect(e).toMatchObject({ status: 503, errorCode: 'E0000010', isReadOnly: true, isServerError: true, isRateLimit: false });
+    org.handle((_req, res) => json(res, 503, { errorCode: 'E0000009', errorSummary: 'Internal Server Error' }));
+    expect(((await rejection(c.getUser('x'))) as OktaApiError).isReadOnly).toBe(false);
+  });
+
+  it('an error summary echoing the first 16 characters of the token carries none of them', async () => {
+    org.handle((req, res) =>
+      json(res, 401, {
+        errorCode: 'E0000011',
+        errorSummary: `Invalid token provided: ${String(req.headers.authorization).slice(5, 21)}...`,
+        errorCauses: [{ errorSummary: `token ${TOKEN.slice(0, 12)} unknown; ${TOKEN.slice(0, 7)} is too short to tell` }],
+      }),
+    );
+    const c = makeClient();
+    const e = (await rejection(c.getUser('x'))) as OktaApiError;
+    expect(e.errorSummary).toBe('Invalid token provided: [REDACTED]...');
+    expect(e.causes).toEqual([`token [REDACTED] unknown; ${TOKEN.slice(0, 7)} is too short to tell`]);
+    expect(e.message).not.toContain(TOKEN.slice(0, 8));
+  });
+
   it('an error summary echoing the token does not carry it', async () => {
     org.handle((req, res) => json(res, 400, { errorCode: 'E0000001', errorSummary: `bad header ${req.headers.authorization}` }));
     const c = makeClient();
@@ -457,6 +509,57 @@ describe('gate', () => {
   });
 });
 
+describe('gate.observe hears every answer with its errorCode', () => {
+  it('error answers with and without rate-limit headers, successes without them, a body past its cap', async () => {
+    const now = Date.now();
+    org.handle((req, res) => {
+      if (req.url.endsWith('/ro')) return json(res, 503, { errorCode: 'E0000010', errorSummary: 'Service is in read only mode' });
+      if (req.url.endsWith('/nf')) return json(res, 404, specExample('ErrorResourceNotFound'), rateHeaders(600, 42, Math.floor(now / 1000) + 30, now));
+      if (req.url.endsWith('/html')) return void res.writeHead(502, { 'content-type': 'text/html' }).end('<html>bad gateway</html>');
+      if (req.url.endsWith('/factors/huge')) return json(res, 200, { id: 'huge', pad: 'x'.repeat(1_100_000) });
+      json(res, 200, { id: '00u1', profile: { login: 'a' } });
+    });
+    const observed: Array<[Bucket, number, number | undefined, string | undefined]> = [];
+    const gate: RequestGate = {
+      run: (_bucket, fn) => fn(),
+      observe(bucket, info, status, errorCode) {
+        observed.push([bucket, status, info?.remaining, errorCode]);
+      },
+    };
+    const c = makeClient({ gate });
+    await expect(c.getUser('ro')).rejects.toMatchObject({ isReadOnly: true });
+    await expect(c.getUser('nf')).rejects.toMatchObject({ errorCode: 'E0000007' });
+    await expect(c.getUser('html')).rejects.toMatchObject({ errorCode: 'HTTP_502' });
+    await c.getUser('ok');
+    await expect(c.getFactor(U, 'huge')).rejects.toBeInstanceOf(OktaProtocolError);
+    expect(observed).toEqual([
+      ['users', 503, undefined, 'E0000010'],
+      ['users', 404, 42, 'E0000007'],
+      ['users', 502, undefined, undefined],
+      ['users', 200, undefined, undefined],
+      ['factors', 200, undefined, undefined],
+    ]);
+  });
+});
+
+describe('rate-limit headers that come twice over the wire', () => {
+  it('the gate and the error see the most conservative reading', async () => {
+    const nowSec = Math.floor(Date.now() / 1000);
+    org.handle((_req, res) => {
+      res.setHeader('x-rate-limit-limit', ['1200', '600']);
+      res.setHeader('x-rate-limit-remaining', ['0', '17']);
+      res.setHeader('x-rate-limit-reset', [String(nowSec + 20), String(nowSec + 45)]);
+      json(res, 429, specExample('ErrorTooManyRequests'));
+    });
+    const seen: Array<RateLimitInfo | undefined> = [];
+    const c = makeClient({ gate: { run: (_b, fn) => fn(), observe: (_b, info) => void seen.push(info) } });
+    const e = (await rejection(c.getUser('x'))) as OktaApiError;
+    expect(seen[0]).toMatchObject({ limit: 600, remaining: 0, resetAtMs: (nowSec + 45) * 1000 });
+    expect(e.rateLimit).toEqual(seen[0]);
+    expect(e.rateLimitKind).toBe('bucket');
+  });
+});
+
 describe('pagination', () => {
   it('follows rel="next" exactly as given for group members; logs keep next on an empty page', async () => {
     org.handle((req, res) => {
@@ -503,7 +606,17 @@ describe('pagination', () => {
     const c = makeClient();
     const page = await c.getLogs({ since: 'x' });
     expect(page.items).toEqual([
-      { uuid: 'e1', eventType: 'user.mfa.factor.activate', published: '2024-01-01T00:00:01.000Z', actorId: '00uA', targetUserIds: ['00uB'] },
+      {
+        uuid: 'e1',
+        eventType: 'user.mfa.factor.activate',
+        published: '2024-01-01T00:00:01.000Z',
+        actorId: '00uA',
+        targetUserIds: ['00uB'],
+        targets: [
+          { id: '00uB', type: 'User' },
+          { id: 'opf1', type: 'Factor' },
+        ],
+      },
     ]);
     expect(page.next).toBeUndefined();
   });

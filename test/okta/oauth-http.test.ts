@@ -16,6 +16,7 @@ import { createOktaClient } from '../../src/okta/client.js';
 import { OktaApiError, OktaNetworkError } from '../../src/okta/errors.js';
 import type { OktaClient } from '../../src/okta/types.js';
 import { json, startCannedServer, type CannedServer, type RecordedRequest } from './helpers/canned-server.js';
+import { failure } from './helpers/failure.js';
 
 const CLIENT_ID = '0oaHttpTest000000001';
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -51,14 +52,6 @@ function issue(res: Parameters<typeof json>[0], extra: Record<string, unknown> =
 
 const isToken = (r: RecordedRequest) => r.url === '/oauth2/v1/token';
 
-async function failure(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a failure, the call succeeded');
-}
 
 describe('the token request', () => {
   it('posts client_credentials with a signed, short-lived, unique assertion to <org>/oauth2/v1/token', async () => {

@@ -197,10 +197,112 @@ describe("today's API (spec excerpt examples)", () => {
       expect(view.links.activate?.method).toBe('POST');
     });
 
-    it('CANCELLED / ERROR and unknown statuses are other', () => {
-      expect(parseFactor({ factorResult: 'CANCELLED' }, { userId: U, factorId }).state).toBe('other');
-      expect(parseFactor({ id: 'x', status: 'INACTIVE' }, { userId: U }).state).toBe('other');
+    it('CANCELLED is cancelled, ERROR is error, unknown statuses are other', () => {
+      expect(parseFactor({ factorResult: 'CANCELLED' }, { userId: U, factorId })).toMatchObject({ state: 'cancelled', factorResult: 'CANCELLED', shape: 'activation' });
+      expect(parseFactor({ factorResult: ' error' }, { userId: U, factorId })).toMatchObject({ state: 'error', factorResult: 'ERROR' });
+      expect(parseFactor({ id: 'x', status: 'INACTIVE' }, { userId: U })).toMatchObject({ state: 'other', shape: 'factor' });
+      expect(parseFactor({ id: 'x', status: 'INACTIVE' }, { userId: U }).factorResult).toBeUndefined();
     });
+  });
+});
+
+describe('archived reference: restarting a push activation (Push Factor Activation object alone)', () => {
+  // "Activate Push Factor" response examples of factors-archived-reference.md, verbatim but for the domain.
+  const base = `${ORG}/api/v1/users/00u15s1KDETTQMQYABRL/factors/opf3hkfocI4JTLAju0g4`;
+  const activatePath = '/api/v1/users/00u15s1KDETTQMQYABRL/factors/opf3hkfocI4JTLAju0g4/lifecycle/activate';
+  const ctx = { userId: U, factorId: factorIdFromPath(activatePath), method: 'POST', path: activatePath };
+  const waiting = {
+    expiresAt: '2015-04-01T15:57:32.000Z',
+    factorResult: 'WAITING',
+    _links: {
+      poll: { href: `${base}/lifecycle/activate`, hints: { allow: ['POST'] } },
+      qrcode: { href: `${base}/qr/00fukNElRS_Tz6k-CFhg3pH4KO2dj2guhmaapXWbc4`, type: 'image/png' },
+      send: [
+        { name: 'email', href: `${base}/lifecycle/activate/email`, hints: { allow: ['POST'] } },
+        { name: 'sms', href: `${base}/lifecycle/activate/sms`, hints: { allow: ['POST'] } },
+      ],
+    },
+  };
+
+  it('waiting: factor id from the request path, poll = lifecycle/activate (pollIsActivate), QR and send links as secrets only', () => {
+    const view = parseFactor(waiting, ctx);
+    expect(view).toMatchObject({
+      factorId: 'opf3hkfocI4JTLAju0g4',
+      userId: U,
+      status: 'WAITING',
+      state: 'waiting',
+      factorResult: 'WAITING',
+      shape: 'activation',
+      pollIsActivate: true,
+      expiresAt: '2015-04-01T15:57:32.000Z',
+      expiresAtMs: Date.parse('2015-04-01T15:57:32.000Z'),
+    });
+    expect(view.links).toEqual({ poll: { href: `${base}/lifecycle/activate`, method: 'POST' } });
+    expect(view.secrets).toEqual({
+      qrcodeHref: `${base}/qr/00fukNElRS_Tz6k-CFhg3pH4KO2dj2guhmaapXWbc4`,
+      send: [
+        { name: 'email', href: `${base}/lifecycle/activate/email`, method: 'POST' },
+        { name: 'sms', href: `${base}/lifecycle/activate/sms`, method: 'POST' },
+      ],
+    });
+    const links = JSON.stringify(view.links);
+    expect(links).not.toContain('/qr/');
+    expect(links).not.toContain('/activate/email');
+    expect(links).not.toContain('/activate/sms');
+  });
+
+  it('a poll link to lifecycle/activate without hints is still a POST; today\'s activate/poll is not pollIsActivate', () => {
+    const noHints = structuredClone(waiting) as { _links: { poll: { hints?: unknown } } };
+    delete noHints._links.poll.hints;
+    expect(parseFactor(noHints, ctx).links.poll?.method).toBe('POST');
+    const today = parseFactor({ factorResult: 'WAITING', _links: { poll: { href: `${base}/lifecycle/activate/poll` } } }, ctx);
+    expect(today.links.poll?.method).toBe('POST');
+    expect(today.pollIsActivate).toBeUndefined();
+  });
+
+  it('timeout: expired with the activate link, no poll link', () => {
+    const view = parseFactor({ factorResult: 'TIMEOUT', _links: { activate: { href: `${base}/lifecycle/activate`, hints: { allow: ['POST'] } } } }, ctx);
+    expect(view).toMatchObject({ state: 'expired', status: 'TIMEOUT', factorResult: 'TIMEOUT', shape: 'activation' });
+    expect(view.links).toEqual({ activate: { href: `${base}/lifecycle/activate`, method: 'POST' } });
+    expect(view.pollIsActivate).toBeUndefined();
+    expect(view.expiresAtMs).toBeUndefined();
+  });
+
+  it('activated: the full factor (status ACTIVE)', () => {
+    const view = parseFactor({ id: 'opf3hkfocI4JTLAju0g4', factorType: 'push', provider: 'OKTA', status: 'ACTIVE', _links: { self: { href: base, hints: { allow: ['GET', 'DELETE'] } } } }, ctx);
+    expect(view).toMatchObject({ state: 'activated', shape: 'factor', factorId: 'opf3hkfocI4JTLAju0g4' });
+    expect(view.factorResult).toBeUndefined();
+  });
+
+  it("factorResult of an embedded activation counts: a pending factor whose activation timed out is expired", () => {
+    const body = specExample('EnrollFactorOVPushResponse', ORG);
+    expect(parseFactor(body, { userId: U })).toMatchObject({ state: 'waiting', factorResult: 'WAITING', status: 'PENDING_ACTIVATION' });
+    body._embedded.activation.factorResult = 'TIMEOUT';
+    expect(parseFactor(body, { userId: U })).toMatchObject({ state: 'expired', status: 'PENDING_ACTIVATION' });
+  });
+
+  it('expiresAtMs is Okta\'s expiresAt on our clock: corrected by the clock offset', () => {
+    const offset = 42_500; // Okta's clock is 42.5 s ahead of ours
+    const view = parseFactor(waiting, { ...ctx, clockOffsetMs: offset });
+    expect(view.expiresAtMs).toBe(Date.parse('2015-04-01T15:57:32.000Z') - offset);
+    expect(parseFactor({ ...waiting, expiresAt: 'soon' }, ctx).expiresAtMs).toBeUndefined();
+  });
+});
+
+describe('listing shapes: a pending push without a poll link', () => {
+  const base = `${ORG}/api/v1/users/${U}/factors/opf1`;
+  const pending = { id: 'opf1', factorType: 'push', provider: 'OKTA', status: 'PENDING_ACTIVATION' };
+
+  it.each([
+    ['_links.next {name: activate}', { next: { name: 'activate', href: `${base}/lifecycle/activate`, hints: { allow: ['POST'] } } }],
+    ['_links.activate', { activate: { href: `${base}/lifecycle/activate`, hints: { allow: ['POST'] } } }],
+  ])('%s → waiting with links.activate, no links.poll', (_name, links) => {
+    const view = parseFactor({ ...pending, _links: { ...links, self: { href: base } } }, { userId: U });
+    expect(view).toMatchObject({ state: 'waiting', shape: 'factor' });
+    expect(view.links.activate).toEqual({ href: `${base}/lifecycle/activate`, method: 'POST' });
+    expect(view.links.poll).toBeUndefined();
+    expect(view.pollIsActivate).toBeUndefined();
+    expect(view.secrets).toBeUndefined();
   });
 });
 

@@ -40,9 +40,13 @@ describe('parseRateLimit', () => {
     expect(parseRateLimit({ 'x-rate-limit-limit': '10', 'x-rate-limit-remaining': '-1', 'x-rate-limit-reset': '1' })).toBeUndefined();
   });
 
-  it('takes the first value of a repeated header', () => {
-    const info = parseRateLimit({ 'x-rate-limit-limit': ['10', '99'], 'x-rate-limit-remaining': ['2'], 'x-rate-limit-reset': '5' }, 0);
-    expect(info?.limit).toBe(10);
+  it('a header sent twice (an array from undici, or joined with commas): lowest Limit, lowest Remaining, latest Reset', () => {
+    const asArrays = parseRateLimit({ 'x-rate-limit-limit': ['99', '10'], 'x-rate-limit-remaining': ['2', '7'], 'x-rate-limit-reset': ['5', '9'] }, 0);
+    expect(asArrays).toEqual({ limit: 10, remaining: 2, resetAtMs: 9000, resetInMs: 9000 });
+    const joined = parseRateLimit({ 'x-rate-limit-limit': '1200, 600', 'x-rate-limit-remaining': '598,1187', 'x-rate-limit-reset': '1700000060, 1700000042' }, 1700000000_000);
+    expect(joined).toEqual({ limit: 600, remaining: 598, resetAtMs: 1700000060_000, resetInMs: 60_000 });
+    // an unreadable copy does not hide a readable one
+    expect(parseRateLimit({ 'x-rate-limit-limit': ['n/a', '600'], 'x-rate-limit-remaining': '5', 'x-rate-limit-reset': '1' }, 0)?.limit).toBe(600);
   });
 
   it('property: resetInMs = max(0, reset*1000 - Date) for any second-precision Date', () => {

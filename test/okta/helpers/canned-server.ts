@@ -1,8 +1,10 @@
 /**
- * A tiny real HTTP server on 127.0.0.1:0 that answers with canned responses and
- * records every request it receives. Each test closes it (and its sockets) in afterEach.
+ * A tiny real HTTP (or HTTPS, with a test certificate) server on 127.0.0.1:0 that answers
+ * with canned responses and records every request it receives. Each test closes it (and
+ * its sockets) in afterEach.
  */
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 export interface RecordedRequest {
@@ -31,10 +33,18 @@ export function json(res: ServerResponse, status: number, body: unknown, headers
   res.end(text);
 }
 
-export async function startCannedServer(handler: Handler = (_req, res) => json(res, 404, { errorCode: 'E0000007', errorSummary: 'Not found' })): Promise<CannedServer> {
+export interface CannedServerOptions {
+  /** Serve HTTPS with this key and certificate (PEM). */
+  tls?: { key: string; cert: string };
+}
+
+export async function startCannedServer(
+  handler: Handler = (_req, res) => json(res, 404, { errorCode: 'E0000007', errorSummary: 'Not found' }),
+  opts: CannedServerOptions = {},
+): Promise<CannedServer> {
   let current = handler;
   const requests: RecordedRequest[] = [];
-  const server: Server = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -49,7 +59,8 @@ export async function startCannedServer(handler: Handler = (_req, res) => json(r
         if (!res.headersSent) json(res, 500, { errorCode: 'TEST_HANDLER', errorSummary: String(err) });
       });
     });
-  });
+  };
+  const server: Server = opts.tls ? createTlsServer({ key: opts.tls.key, cert: opts.tls.cert }, onRequest) : createServer(onRequest);
   let connections = 0;
   server.on('connection', () => {
     connections++;
@@ -57,7 +68,7 @@ export async function startCannedServer(handler: Handler = (_req, res) => json(r
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    origin: `http://127.0.0.1:${port}`,
+    origin: `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     port,
     requests,
     get connections() {
