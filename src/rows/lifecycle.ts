@@ -267,7 +267,8 @@ function afterClaim(state: RowState, ctx: RowContext, r: ClaimResult): Decision 
     }
     return terminal({ ...state, hold: { kind: 'elsewhere', since, holder: r.heldBy } }, { kind: 'wait', until: ctx.now + ELSEWHERE_RECHECK_MS, reason: 'elsewhere' });
   }
-  let s: RowState = state.hold?.kind === 'elsewhere' ? dropHold(state) : state;
+  // Another run held this user and factor type while this row waited: its enrollment may exist now.
+  let s: RowState = state.hold?.kind === 'elsewhere' ? { ...dropHold(state), mustLook: true } : state;
   if (r === 'took-over') s = { ...addNote(s, 'another run held this user before'), mustLook: true };
   return afterClaimed(s, ctx);
 }
@@ -307,7 +308,8 @@ function isPending(f: FactorView): boolean {
   return f.state === 'waiting' || f.state === 'expired';
 }
 
-function afterListing(state: RowState, ctx: RowContext, purpose: ListPurpose, factors: FactorView[]): Decision {
+function afterListing(listedBy: RowState, ctx: RowContext, purpose: ListPurpose, factors: FactorView[]): Decision {
+  const state: RowState = { ...listedBy, looked: true };
   const mine = ofType(factors, ctx.settings.factorType);
   const pending = mine.filter(isPending);
   if (purpose === 'race-check' || (purpose === 'look-first' && state.phase === 'enrolling')) {
@@ -417,6 +419,11 @@ function afterCharge(state: RowState, ctx: RowContext, purpose: ChargePurpose, a
   if (!allowed) {
     const cap = ctx.settings.maxActivations ?? count;
     return finalize(state, ctx, 'failed', { errorCode: 'MAX_ATTEMPTS', errorSummary: maxAttemptsSummary(count, cap) });
+  }
+  if (purpose === 'enroll' && count > 1 && !state.looked) {
+    // The ledger has an earlier activation for this user and factor type (another run, an earlier
+    // night): never rely on Okta to refuse a second enrollment, look first. The charge is kept.
+    return step(state, { kind: 'list-factors', purpose: 'look-first' });
   }
   if (purpose === 'restart') {
     // Counted before it is asked for; a retried job restarts again without a second charge.

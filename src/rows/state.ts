@@ -76,6 +76,8 @@ export interface RowState {
   mustLook?: boolean;
   /** Okta's words for a refusal met in this job (not stored: used within the job that met it). */
   refusalSummary?: string;
+  /** This job has listed the user's factors (not stored: a retried job looks again). */
+  looked?: boolean;
 }
 
 export function newRowState(): RowState {
