@@ -100,6 +100,11 @@ export async function reenrollCommand(flags: RawOptions, io: ReenrollIo = {}): P
     else throw e;
     return undefined;
   });
+  if (!flags.dryRun && typeof flags.report === 'string') {
+    const { checkReportTarget } = await import('../csv/report-target.js');
+    const bad = checkReportTarget(flags.report);
+    if (bad) problems.push(`--report: ${bad}`);
+  }
   if (problems.length || !config || !runSettings || 'problem' in cap) throw new ConfigError(problems);
   const settings = { ...runSettings, revisit: true, maxActivations: cap.value };
 

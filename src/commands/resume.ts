@@ -25,7 +25,7 @@ export async function resumeCommand(runId: string, flags: RawOptions, io: { env?
   const startedAt = new Date();
   const { loadProcessConfig } = await import('../config.js');
   const { createLogger } = await import('../logger.js');
-  const { ExitError, EXIT } = await import('../errors.js');
+  const { ExitError, EXIT, ConfigError } = await import('../errors.js');
   const { startRuntime } = await import('../queue/runtime.js');
   const { tasks } = await import('../../jobs/index.js');
   const { executeRun } = await import('../runs/execute.js');
@@ -34,6 +34,10 @@ export async function resumeCommand(runId: string, flags: RawOptions, io: { env?
   const { ensureRedis } = await import('./redis-check.js');
   const { loadSigningKey } = await import('../runs/manifest.js');
   const config = loadProcessConfig(flags, { env: io.env });
+  const reportTarget = (flags.report as string | undefined) ?? `reports/${runId}.csv`;
+  const { checkReportTarget } = await import('../csv/report-target.js');
+  const badReport = checkReportTarget(reportTarget);
+  if (badReport) throw new ConfigError([`--report: ${badReport}`]);
   // An unreadable key stops here, before the run is touched.
   const signKey = typeof flags.signKey === 'string' ? await loadSigningKey(flags.signKey) : undefined;
   const logger = createLogger(config);

@@ -77,6 +77,12 @@ export async function runCommand(csv: string | undefined, flags: RawOptions, io:
     if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 200) problems.push(`--page-size: expected a whole number from 1 to 200, got \`${String(flags.pageSize)}\``);
   }
   if (flags.plan !== undefined && !flags.dryRun) problems.push('--plan: only used with --dry-run');
+  if (!flags.dryRun && typeof flags.report === 'string') {
+    // A report that cannot be written is found now, before anyone is enrolled.
+    const { checkReportTarget } = await import('../csv/report-target.js');
+    const bad = checkReportTarget(flags.report);
+    if (bad) problems.push(`--report: ${bad}`);
+  }
   if (flags.dryRun && flags.runId !== undefined) problems.push('--dry-run and --run-id: a dry run does not create or continue a run');
   if (problems.length || !config || !settings) throw new ConfigError(problems);
   if (csv === undefined) {

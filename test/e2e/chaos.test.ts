@@ -141,6 +141,24 @@ describe('chaos findings', () => {
     expect((await runCli(['cancel', runId], { env: env() })).stderr).toMatch(/finished/);
   }, 150_000);
 
+  it('a report that cannot be written is refused before anyone is enrolled; one that fails at the end says how to get it', async () => {
+    const scenario = buildScenario(ws.dir, { users: 20, seed: 19, scanMs: [200, 500] });
+    ws.sim = await startSimulator({ usersCsv: scenario.directoryCsv, activationTtlMs: 2000, rateLimit: 1_000_000, token: TOKEN });
+    const refused = await runCli(['run', scenario.inputCsv, '--report', ws.dir, ...LIMITS], { env: env() });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/--report: .*(folder|directory)/);
+    expect(ws.sim.stats().requests.total).toBe(0);
+    expect((await runCli(['status', '--json'], { env: env() })).stdout.trim()).toBe('[]');
+
+    const later = join(ws.dir, 'out', 'report.csv');
+    const run = startCli(['run', scenario.inputCsv, '--report', later, '--poll-initial-ms', '200', ...LIMITS, ...FAST], { env: env() });
+    const runId = (await run.waitForOutput(/run (\d{8}-\d{6}-[a-z0-9]+) started/))[1]!;
+    writeFileSync(join(ws.dir, 'out'), 'a file where the report folder should be'); // the folder can no longer be made
+    expect(await run.exited).toBe(1);
+    expect(run.stderr()).toContain(`bulk-enroll report ${runId} --out`);
+    expect(run.stdout()).not.toMatch(/^Report:/m);
+  }, 120_000);
+
   it('an absurd X-Rate-Limit-Reset pauses nothing for years, warns no timer overflow, and the run ends', async () => {
     const scenario = buildScenario(ws.dir, { users: 30, seed: 17, scanMs: [200, 600] });
     ws.sim = await startSimulator({ usersCsv: scenario.directoryCsv, activationTtlMs: 2500, rateLimit: 1_000_000, token: TOKEN, absurdReset: 1 });
