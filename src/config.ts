@@ -1,6 +1,8 @@
 /**
  * Configuration, built in one place: defaults → environment → command-line flags,
- * validated once, every problem listed together (ConfigError). Units are spelled out.
+ * validated once, every problem listed together (ConfigError). Each setting's flag,
+ * variable, default and parser is defined once, in src/settings/table.ts; what is here are
+ * the typed results and the rules between settings (credentials, log file options).
  *
  * Two kinds of settings:
  *  - process settings (Okta credentials, Redis, rate limit, concurrency, logging): given
@@ -10,7 +12,11 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { ConfigError } from './errors.js';
-import { DEFAULT_SCOPES, loadSigningKey } from './okta/auth-oauth.js';
+import { loadSigningKey } from './okta/auth-oauth.js';
+import { flagName, given, readSettings, type Values } from './settings/define.js';
+import { CLOSE_SETTINGS, LOG_SETTINGS, METRICS_SETTINGS, OKTA_SETTINGS, PROCESS_SETTINGS, REDIS_SETTINGS, RUN_SETTINGS, WORKER_SETTINGS } from './settings/table.js';
+
+const REST_OF_PROCESS = { ...REDIS_SETTINGS, ...WORKER_SETTINGS, ...LOG_SETTINGS, ...CLOSE_SETTINGS, ...METRICS_SETTINGS };
 
 export const SECOND = 1000;
 export const MINUTE = 60 * SECOND;
@@ -119,96 +125,66 @@ export interface RunSettings {
   claimWaitMs: number;
 }
 
-export const DEFAULT_RUN_SETTINGS: RunSettings = {
-  pollInitialMs: null,
-  pollFactor: 2,
-  pollMaxMs: null,
-  activationTimeoutMs: 11 * MINUTE,
-  deviceFields: false,
-  attempts: 8,
-  retryBaseMs: 1 * SECOND,
-  deliver: 'email',
-  smsToCsvPhone: false,
-  detect: 'log',
-  rowRetryWindowMs: 30 * MINUTE,
-  provisioningWaitMs: 30 * MINUTE,
-  claimWaitMs: 15 * MINUTE,
-};
+/** The run settings' defaults, from the settings table. */
+export const DEFAULT_RUN_SETTINGS: RunSettings = runSettingsFrom(readSettings(RUN_SETTINGS, {}, {}, []));
+
+function runSettingsFrom(v: Values<typeof RUN_SETTINGS>): RunSettings {
+  return {
+    pollInitialMs: v.pollInitialMs ?? null,
+    pollFactor: v.pollFactor!,
+    pollMaxMs: v.pollMaxMs ?? null,
+    activationTimeoutMs: v.activationTimeoutMs!,
+    deviceFields: v.deviceFields!,
+    attempts: v.attempts!,
+    retryBaseMs: v.retryBaseMs!,
+    deliver: v.deliver!,
+    smsToCsvPhone: v.smsToCsvPhone!,
+    detect: v.detect!,
+    rowRetryWindowMs: v.rowRetryWindowMs!,
+    provisioningWaitMs: v.provisioningWaitMs!,
+    claimWaitMs: v.claimWaitMs!,
+  };
+}
 
 export function defaultProcessConfig(): Omit<ProcessConfig, 'orgUrl' | 'token'> {
+  return processConfigFrom(readSettings(PROCESS_SETTINGS, {}, {}, []));
+}
+
+function processConfigFrom(v: Values<typeof PROCESS_SETTINGS>): Omit<ProcessConfig, 'orgUrl' | 'token'> {
   return {
-    authMode: 'ssws',
-    redisUrl: 'redis://127.0.0.1:6379',
-    prefix: 'bulk-enroll',
-    rateLimit: 300,
-    usersRateLimit: 300,
-    maxConcurrent: 20,
-    pollShare: 0.3,
-    concurrency: 50,
-    requestTimeoutMs: 15 * SECOND,
-    allowInsecureHttp: false,
-    logLevel: 'info',
-    logMaxSizeBytes: 50 * 1024 * 1024,
-    logMaxFiles: 5,
-    closeTimeoutMs: 25 * SECOND,
-    metricsHost: '127.0.0.1',
-    redisReconnectWindowMs: 60 * SECOND,
-    maxInFlight: 5000,
-    lockDurationMs: 30 * SECOND,
-    stalledIntervalMs: 15 * SECOND,
-    reconcileIntervalMs: 10 * SECOND,
-    logIntervalMs: 5 * SECOND,
-    logsRateLimit: 50,
+    authMode: v.auth!,
+    redisUrl: v.redis!,
+    prefix: v.prefix!,
+    rateLimit: v.rateLimit!,
+    usersRateLimit: v.usersRateLimit ?? v.rateLimit!,
+    maxConcurrent: v.maxConcurrent!,
+    pollShare: v.pollShare!,
+    concurrency: v.concurrency!,
+    requestTimeoutMs: v.requestTimeoutMs!,
+    allowInsecureHttp: v.allowInsecureHttp!,
+    logLevel: v.logLevel!,
+    ...(v.logFile ? { logFile: v.logFile } : {}),
+    ...(v.logFormat ? { logFormat: v.logFormat } : {}),
+    logMaxSizeBytes: v.logMaxSize!,
+    logMaxFiles: v.logMaxFiles!,
+    closeTimeoutMs: v.closeTimeoutMs!,
+    ...(v.metricsPort !== undefined ? { metricsPort: v.metricsPort } : {}),
+    metricsHost: v.metricsHost!,
+    ...(v.exportActivation ? { exportActivation: v.exportActivation } : {}),
+    redisReconnectWindowMs: v.redisReconnectWindowMs!,
+    maxInFlight: v.maxInFlight!,
+    lockDurationMs: v.lockDurationMs!,
+    stalledIntervalMs: v.stalledIntervalMs!,
+    reconcileIntervalMs: v.reconcileIntervalMs!,
+    logIntervalMs: v.logIntervalMs!,
+    logsRateLimit: v.logsRateLimit!,
   };
 }
 
 /** Flags as commander hands them over (strings unless parsed). */
 export type RawOptions = Record<string, unknown>;
 
-class Problems {
-  readonly list: string[] = [];
-  add(msg: string): void {
-    this.list.push(msg);
-  }
-  int(name: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
-    if (value === undefined || value === null || value === '') return undefined;
-    const n = typeof value === 'number' ? value : Number(String(value).trim());
-    if (!Number.isInteger(n) || n < min || n > max) {
-      this.add(`${name}: expected a whole number from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ''}, got \`${String(value)}\``);
-      return undefined;
-    }
-    return n;
-  }
-  num(name: string, value: unknown, min: number, max: number): number | undefined {
-    if (value === undefined || value === null || value === '') return undefined;
-    const n = typeof value === 'number' ? value : Number(String(value).trim());
-    if (!Number.isFinite(n) || n < min || n > max) {
-      this.add(`${name}: expected a number from ${min} to ${max}, got \`${String(value)}\``);
-      return undefined;
-    }
-    return n;
-  }
-  /** A size like `50m`, `512k`, `1g` or a number of bytes. */
-  bytes(name: string, value: unknown, min: number): number | undefined {
-    if (value === undefined || value === null || value === '') return undefined;
-    const m = /^\s*(\d+(?:\.\d+)?)\s*([kmg]?)(?:i?b)?\s*$/i.exec(String(value));
-    const n = m ? Math.round(Number(m[1]) * 1024 ** ' kmg'.indexOf((m[2] || ' ').toLowerCase())) : NaN;
-    if (!Number.isSafeInteger(n) || n < min) {
-      this.add(`${name}: expected a size of at least ${min} bytes like 50m, 512k or 1g, got \`${String(value)}\``);
-      return undefined;
-    }
-    return n;
-  }
-  throwIfAny(): void {
-    if (this.list.length) throw new ConfigError(this.list);
-  }
-}
 
-function pick(flags: RawOptions, env: NodeJS.ProcessEnv, flag: string, envName: string): unknown {
-  return flags[flag] ?? (env[envName] === undefined || env[envName] === '' ? undefined : env[envName]);
-}
-
-const LOG_LEVELS = ['error', 'warn', 'info', 'verbose', 'debug'];
 
 export interface LoadOptions {
   /** Okta credentials are not needed (status, report, enqueue). */
@@ -232,15 +208,16 @@ export function checkOrgUrl(value: string): string | undefined {
   return undefined;
 }
 
-const TRUE = ['1', 'true', 'yes', 'on'];
-const FALSE = ['0', 'false', 'no', 'off'];
+
+/** Problems collected for one load: pushed, then thrown together as one ConfigError. */
+type Problems = string[];
 
 function readPrivateKeyFile(path: string, problems: Problems, warn?: (m: string) => void): string | undefined {
   const name = '--private-key / OKTA_PRIVATE_KEY_FILE';
   try {
     const st = statSync(path);
     if (!st.isFile()) {
-      problems.add(`${name}: expected a file holding a PEM or JWK private key, got ${st.isDirectory() ? 'a directory' : 'something that is not a regular file'} at ${path}`);
+      problems.push(`${name}: expected a file holding a PEM or JWK private key, got ${st.isDirectory() ? 'a directory' : 'something that is not a regular file'} at ${path}`);
       return undefined;
     }
     if ((st.mode & 0o077) !== 0 && warn) {
@@ -248,46 +225,21 @@ function readPrivateKeyFile(path: string, problems: Problems, warn?: (m: string)
     }
     const text = readFileSync(path, 'utf8');
     if (!text.trim()) {
-      problems.add(`${name}: ${path} is empty`);
+      problems.push(`${name}: ${path} is empty`);
       return undefined;
     }
     try {
       loadSigningKey(text);
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
-      for (const p of err.problems) problems.add(`${name}: ${path}: ${p.replace(/^privateKey: /, '')}`);
+      for (const problem of err.problems) problems.push(`${name}: ${path}: ${problem.replace(/^privateKey: /, '')}`);
       return undefined;
     }
     return text;
   } catch (err) {
-    problems.add(`${name}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    problems.push(`${name}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
     return undefined;
   }
-}
-
-function loadOAuth(flags: RawOptions, env: NodeJS.ProcessEnv, p: Problems, warn?: (m: string) => void): OAuthConfig | undefined {
-  const clientId = (pick(flags, env, 'clientId', 'OKTA_CLIENT_ID') as string | undefined)?.trim();
-  if (!clientId) p.add("--client-id / OKTA_CLIENT_ID: required with --auth oauth (the service app's client id, 0oa…)");
-  else if (/\s/.test(clientId)) p.add(`--client-id / OKTA_CLIENT_ID: expected a client id without spaces, got \`${clientId}\``);
-  const keyFile = pick(flags, env, 'privateKey', 'OKTA_PRIVATE_KEY_FILE') as string | undefined;
-  let privateKey: string | undefined;
-  if (!keyFile) p.add("--private-key / OKTA_PRIVATE_KEY_FILE: required with --auth oauth (a file holding the app's private key, PEM or JWK)");
-  else privateKey = readPrivateKeyFile(keyFile, p, warn);
-  const keyIdRaw = pick(flags, env, 'keyId', 'OKTA_KEY_ID') as string | undefined;
-  const keyId = keyIdRaw?.trim() || undefined;
-  const scopesRaw = pick(flags, env, 'scopes', 'OKTA_SCOPES') as string | undefined;
-  const scopes = scopesRaw === undefined ? [...DEFAULT_SCOPES] : [...new Set(scopesRaw.split(/[\s,]+/).filter(Boolean))];
-  if (!scopes.length) p.add(`--scopes / OKTA_SCOPES: expected scope names such as ${DEFAULT_SCOPES.join(' ')}, got \`${scopesRaw ?? ''}\``);
-  for (const s of scopes) if (!/^[\x21\x23-\x5B\x5D-\x7E]+$/.test(s)) p.add(`--scopes / OKTA_SCOPES: expected scope names without quotes or backslashes, got \`${s}\``);
-  let dpop = false;
-  if (flags.dpop === true) dpop = true;
-  else if (env.OKTA_DPOP !== undefined && env.OKTA_DPOP !== '') {
-    const v = env.OKTA_DPOP.trim().toLowerCase();
-    if (TRUE.includes(v)) dpop = true;
-    else if (!FALSE.includes(v)) p.add(`OKTA_DPOP: expected true or false, got \`${env.OKTA_DPOP}\``);
-  }
-  if (!clientId || !privateKey || !keyFile) return undefined;
-  return { clientId, privateKey, privateKeyFile: keyFile, ...(keyId ? { keyId } : {}), scopes, dpop };
 }
 
 function readTokenFile(path: string, problems: Problems, warn?: (m: string) => void): string | undefined {
@@ -297,167 +249,75 @@ function readTokenFile(path: string, problems: Problems, warn?: (m: string) => v
       warn(`--token-file ${path} is readable by other users (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it`);
     }
     const token = readFileSync(path, 'utf8').trim();
-    if (!token) problems.add(`--token-file: ${path} is empty`);
+    if (!token) problems.push(`--token-file: ${path} is empty`);
     return token || undefined;
   } catch (err) {
-    problems.add(`--token-file: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    problems.push(`--token-file: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
     return undefined;
   }
 }
 
+function orgOrigin(raw: string | undefined, problems: Problems): string {
+  if (!raw) {
+    problems.push('--org-url / OKTA_ORG_URL: required (your Okta org, e.g. https://example.okta.com)');
+    return '';
+  }
+  const bad = checkOrgUrl(raw);
+  if (bad) {
+    problems.push(`--org-url / OKTA_ORG_URL: ${bad}`);
+    return '';
+  }
+  return new URL(raw).origin;
+}
+
+/** The Okta credentials: an API token, or an OAuth service app; cross-field rules here, values from the table. */
+function loadCredentials(v: Values<typeof OKTA_SETTINGS>, flags: RawOptions, env: NodeJS.ProcessEnv, problems: Problems, warn?: (m: string) => void): Pick<ProcessConfig, 'orgUrl' | 'token' | 'oauth'> {
+  const orgUrl = orgOrigin(v.orgUrl, problems);
+  if (v.auth === 'oauth') {
+    if (given(OKTA_SETTINGS.tokenFile, flags, {})) problems.push('--token-file: not used with --auth oauth (the service app signs in with --client-id and --private-key); drop one of them');
+    if (!v.clientId) problems.push("--client-id / OKTA_CLIENT_ID: required with --auth oauth (the service app's client id, 0oa…)");
+    let privateKey: string | undefined;
+    if (!v.privateKey) problems.push("--private-key / OKTA_PRIVATE_KEY_FILE: required with --auth oauth (a file holding the app's private key, PEM or JWK)");
+    else privateKey = readPrivateKeyFile(v.privateKey, problems, warn);
+    if (!v.clientId || !privateKey || !v.privateKey) return { orgUrl, token: '' };
+    return { orgUrl, token: '', oauth: { clientId: v.clientId, privateKey, privateKeyFile: v.privateKey, ...(v.keyId ? { keyId: v.keyId } : {}), scopes: v.scopes!, dpop: v.dpop! } };
+  }
+  for (const key of ['clientId', 'privateKey', 'keyId', 'scopes', 'dpop'] as const) {
+    if (given(OKTA_SETTINGS[key], flags, {})) problems.push(`${flagName(OKTA_SETTINGS[key].flag)}: only used with --auth oauth (or OKTA_AUTH_MODE=oauth); the API token mode is in effect`);
+  }
+  let token = '';
+  if (v.tokenFile) token = readTokenFile(v.tokenFile, problems, warn) ?? '';
+  else if (env.OKTA_API_TOKEN) token = env.OKTA_API_TOKEN.trim();
+  else problems.push('OKTA_API_TOKEN or --token-file: required (an Okta API token; the token is never written anywhere)');
+  if (token && /\s/.test(token)) problems.push('OKTA_API_TOKEN: the token contains white space; paste the token only, without "SSWS"');
+  return { orgUrl, token };
+}
+
 export function loadProcessConfig(flags: RawOptions, opts: LoadOptions = {}): ProcessConfig {
   const env = opts.env ?? process.env;
-  const d = defaultProcessConfig();
-  const p = new Problems();
-
-  const orgUrlRaw = pick(flags, env, 'orgUrl', 'OKTA_ORG_URL') as string | undefined;
-  let orgUrl = '';
-  let token = '';
-  const modeRaw = ((pick(flags, env, 'auth', 'OKTA_AUTH_MODE') as string | undefined) ?? d.authMode).trim().toLowerCase();
-  let authMode: ProcessConfig['authMode'] = d.authMode;
-  if (modeRaw === 'ssws' || modeRaw === 'oauth') authMode = modeRaw;
-  else p.add(`--auth / OKTA_AUTH_MODE: expected ssws or oauth, got \`${modeRaw}\``);
-  let oauth: OAuthConfig | undefined;
-  if (opts.needOkta !== false && authMode === 'oauth') {
-    if (!orgUrlRaw) p.add('--org-url / OKTA_ORG_URL: required (your Okta org, e.g. https://example.okta.com)');
-    else {
-      const bad = checkOrgUrl(orgUrlRaw);
-      if (bad) p.add(`--org-url / OKTA_ORG_URL: ${bad}`);
-      else orgUrl = new URL(orgUrlRaw).origin;
-    }
-    if (flags.tokenFile !== undefined) p.add('--token-file: not used with --auth oauth (the service app signs in with --client-id and --private-key); drop one of them');
-    oauth = loadOAuth(flags, env, p, opts.warn);
-  } else if (opts.needOkta !== false) {
-    for (const [flag, name] of [['clientId', '--client-id'], ['privateKey', '--private-key'], ['keyId', '--key-id'], ['scopes', '--scopes'], ['dpop', '--dpop']] as const) {
-      if (flags[flag] !== undefined) p.add(`${name}: only used with --auth oauth (or OKTA_AUTH_MODE=oauth); the API token mode is in effect`);
-    }
-    if (!orgUrlRaw) p.add('--org-url / OKTA_ORG_URL: required (your Okta org, e.g. https://example.okta.com)');
-    else {
-      const bad = checkOrgUrl(orgUrlRaw);
-      if (bad) p.add(`--org-url / OKTA_ORG_URL: ${bad}`);
-      else orgUrl = new URL(orgUrlRaw).origin;
-    }
-    const tokenFile = pick(flags, env, 'tokenFile', 'OKTA_API_TOKEN_FILE') as string | undefined;
-    if (tokenFile) token = readTokenFile(tokenFile, p, opts.warn) ?? '';
-    else if (env.OKTA_API_TOKEN) token = env.OKTA_API_TOKEN.trim();
-    else p.add('OKTA_API_TOKEN or --token-file: required (an Okta API token; the token is never written anywhere)');
-    if (token && /\s/.test(token)) p.add('OKTA_API_TOKEN: the token contains white space; paste the token only, without "SSWS"');
-  }
-
-  const redisUrl = (pick(flags, env, 'redis', 'REDIS_URL') as string | undefined) ?? d.redisUrl;
-  if (!/^rediss?:\/\//.test(redisUrl)) p.add(`--redis / REDIS_URL: expected redis://host:port or rediss://…, got \`${redisUrl}\``);
-  const prefix = (pick(flags, env, 'prefix', 'BULK_ENROLL_PREFIX') as string | undefined) ?? d.prefix;
-  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(prefix)) p.add(`--prefix: expected 1–64 letters, digits, _ . -, got \`${prefix}\``);
-
-  const rateLimit = p.int('--rate-limit', pick(flags, env, 'rateLimit', 'BULK_ENROLL_RATE_LIMIT'), 1) ?? d.rateLimit;
-  const usersRateLimit = p.int('--users-rate-limit', pick(flags, env, 'usersRateLimit', 'BULK_ENROLL_USERS_RATE_LIMIT'), 1) ?? rateLimit;
-  const maxConcurrent = p.int('--max-concurrent', pick(flags, env, 'maxConcurrent', 'BULK_ENROLL_MAX_CONCURRENT'), 1, 75) ?? d.maxConcurrent;
-  const pollShare = p.num('--poll-share', pick(flags, env, 'pollShare', 'BULK_ENROLL_POLL_SHARE'), 0, 0.9) ?? d.pollShare;
-  const concurrency = p.int('--concurrency', pick(flags, env, 'concurrency', 'BULK_ENROLL_CONCURRENCY'), 1, 1000) ?? d.concurrency;
-  const requestTimeoutMs = p.int('--request-timeout-ms', pick(flags, env, 'requestTimeoutMs', 'BULK_ENROLL_REQUEST_TIMEOUT_MS'), 100) ?? d.requestTimeoutMs;
-  const redisReconnectWindowMs =
-    p.int('--redis-reconnect-window-ms', pick(flags, env, 'redisReconnectWindowMs', 'BULK_ENROLL_REDIS_RECONNECT_WINDOW_MS'), 1000) ?? d.redisReconnectWindowMs;
-  const maxInFlight = p.int('--max-in-flight', pick(flags, env, 'maxInFlight', 'BULK_ENROLL_MAX_IN_FLIGHT'), 1) ?? d.maxInFlight;
-  const lockDurationMs = p.int('--lock-duration-ms', pick(flags, env, 'lockDurationMs', 'BULK_ENROLL_LOCK_DURATION_MS'), 500) ?? d.lockDurationMs;
-  const stalledIntervalMs = p.int('--stalled-interval-ms', pick(flags, env, 'stalledIntervalMs', 'BULK_ENROLL_STALLED_INTERVAL_MS'), 250) ?? d.stalledIntervalMs;
-  const reconcileIntervalMs = p.int('--reconcile-interval-ms', pick(flags, env, 'reconcileIntervalMs', 'BULK_ENROLL_RECONCILE_INTERVAL_MS'), 250) ?? d.reconcileIntervalMs;
-  const logIntervalMs = p.int('--log-interval-ms', pick(flags, env, 'logIntervalMs', 'BULK_ENROLL_LOG_INTERVAL_MS'), 100) ?? d.logIntervalMs;
-  const logsRateLimit = p.int('--logs-rate-limit', pick(flags, env, 'logsRateLimit', 'BULK_ENROLL_LOGS_RATE_LIMIT'), 1) ?? d.logsRateLimit;
-  const logLevel = ((pick(flags, env, 'logLevel', 'BULK_ENROLL_LOG_LEVEL') as string | undefined) ?? d.logLevel).toLowerCase();
-  if (!LOG_LEVELS.includes(logLevel)) p.add(`--log-level: expected one of ${LOG_LEVELS.join(', ')}, got \`${logLevel}\``);
-  const logFile = (pick(flags, env, 'logFile', 'BULK_ENROLL_LOG_FILE') as string | undefined) || undefined;
-  const logFormatRaw = pick(flags, env, 'logFormat', 'BULK_ENROLL_LOG_FORMAT') as string | undefined;
-  const logFormat = logFormatRaw === undefined ? undefined : logFormatRaw.trim().toLowerCase();
-  if (logFormat !== undefined && logFormat !== 'json' && logFormat !== 'text') p.add(`--log-format: expected json or text, got \`${logFormatRaw}\``);
-  const logMaxSizeBytes = p.bytes('--log-max-size', pick(flags, env, 'logMaxSize', 'BULK_ENROLL_LOG_MAX_SIZE'), 1024) ?? d.logMaxSizeBytes;
-  const logMaxFiles = p.int('--log-max-files', pick(flags, env, 'logMaxFiles', 'BULK_ENROLL_LOG_MAX_FILES'), 1, 1000) ?? d.logMaxFiles;
-  if (!logFile) {
-    for (const [flag, name] of [['logMaxSize', '--log-max-size'], ['logMaxFiles', '--log-max-files']] as const) {
-      if (flags[flag] !== undefined) p.add(`${name}: only used with --log-file (without it nothing is written to a file)`);
+  const problems: Problems = [];
+  // The Okta settings and the rules between them first: their problems matter most.
+  const oktaValues = readSettings(OKTA_SETTINGS, flags, env, opts.needOkta === false ? [] : problems);
+  let credentials: Pick<ProcessConfig, 'orgUrl' | 'token' | 'oauth'> = { orgUrl: '', token: '' };
+  if (opts.needOkta !== false) credentials = loadCredentials(oktaValues, flags, env, problems, opts.warn);
+  const v = { ...readSettings(REST_OF_PROCESS, flags, env, problems), ...oktaValues } as Values<typeof PROCESS_SETTINGS>;
+  const base = processConfigFrom(v);
+  if (!v.logFile) {
+    for (const key of ['logMaxSize', 'logMaxFiles'] as const) {
+      if (given(LOG_SETTINGS[key], flags, {})) problems.push(`${flagName(LOG_SETTINGS[key].flag)}: only used with --log-file (without it nothing is written to a file)`);
     }
   }
-  const closeTimeoutMs = p.int('--close-timeout-ms', pick(flags, env, 'closeTimeoutMs', 'BULK_ENROLL_CLOSE_TIMEOUT_MS'), 1000, 3_600_000) ?? d.closeTimeoutMs;
-  const metricsPort = p.int('--metrics-port', pick(flags, env, 'metricsPort', 'BULK_ENROLL_METRICS_PORT'), 0, 65535);
-  const metricsHost = String(pick(flags, env, 'metricsHost', 'BULK_ENROLL_METRICS_HOST') ?? d.metricsHost).trim();
-  if (!/^[A-Za-z0-9.:_[\]-]+$/.test(metricsHost)) p.add(`--metrics-host: expected an address to bind such as 127.0.0.1 or 0.0.0.0, got \`${metricsHost}\``);
-  const exportActivation = pick(flags, env, 'exportActivation', 'BULK_ENROLL_EXPORT_ACTIVATION') as string | undefined;
-  const insecure = flags.allowInsecureHttp ?? env.BULK_ENROLL_ALLOW_INSECURE_HTTP;
-  const allowInsecureHttp = insecure === true || insecure === '1' || insecure === 'true';
-
-  p.throwIfAny();
-  return {
-    orgUrl,
-    authMode,
-    token,
-    ...(oauth ? { oauth } : {}),
-    redisUrl,
-    prefix,
-    rateLimit,
-    usersRateLimit,
-    maxConcurrent,
-    pollShare,
-    concurrency,
-    requestTimeoutMs,
-    allowInsecureHttp,
-    logLevel,
-    logFile,
-    ...(logFormat === 'json' || logFormat === 'text' ? { logFormat } : {}),
-    logMaxSizeBytes,
-    logMaxFiles,
-    closeTimeoutMs,
-    ...(metricsPort !== undefined ? { metricsPort } : {}),
-    metricsHost,
-    exportActivation,
-    redisReconnectWindowMs,
-    maxInFlight,
-    lockDurationMs,
-    stalledIntervalMs,
-    reconcileIntervalMs,
-    logIntervalMs,
-    logsRateLimit,
-  };
+  if (problems.length) throw new ConfigError(problems);
+  return { ...base, ...credentials };
 }
 
 export function loadRunSettings(flags: RawOptions, env: NodeJS.ProcessEnv = process.env): RunSettings {
-  const d = DEFAULT_RUN_SETTINGS;
-  const p = new Problems();
-  const pollInitialMs = p.int('--poll-initial-ms', pick(flags, env, 'pollInitialMs', 'BULK_ENROLL_POLL_INITIAL_MS'), 10) ?? d.pollInitialMs;
-  const pollFactor = p.num('--poll-factor', pick(flags, env, 'pollFactor', 'BULK_ENROLL_POLL_FACTOR'), 1, 10) ?? d.pollFactor;
-  const pollMaxMs = p.int('--poll-max-ms', pick(flags, env, 'pollMaxMs', 'BULK_ENROLL_POLL_MAX_MS'), 10) ?? d.pollMaxMs;
-  const activationTimeoutMs =
-    p.int('--activation-timeout-ms', pick(flags, env, 'activationTimeoutMs', 'BULK_ENROLL_ACTIVATION_TIMEOUT_MS'), 100) ?? d.activationTimeoutMs;
-  const attempts = p.int('--attempts', pick(flags, env, 'attempts', 'BULK_ENROLL_ATTEMPTS'), 1, 50) ?? d.attempts;
-  const retryBaseMs = p.int('--retry-base-ms', pick(flags, env, 'retryBaseMs', 'BULK_ENROLL_RETRY_BASE_MS'), 1) ?? d.retryBaseMs;
-  if (pollInitialMs !== null && pollMaxMs !== null && pollMaxMs < pollInitialMs) {
-    p.add(`--poll-max-ms: expected at least --poll-initial-ms (${pollInitialMs}), got ${pollMaxMs}`);
+  const problems: Problems = [];
+  const settings = runSettingsFrom(readSettings(RUN_SETTINGS, flags, env, problems));
+  if (settings.pollInitialMs !== null && settings.pollMaxMs !== null && settings.pollMaxMs < settings.pollInitialMs) {
+    problems.push(`--poll-max-ms: expected at least --poll-initial-ms (${settings.pollInitialMs}), got ${settings.pollMaxMs}`);
   }
-  const deliverRaw = String(pick(flags, env, 'deliver', 'BULK_ENROLL_DELIVER') ?? d.deliver).toLowerCase();
-  if (!['email', 'sms', 'none'].includes(deliverRaw)) p.add(`--deliver: expected email, sms or none, got \`${deliverRaw}\``);
-  const smsRaw = flags.smsToCsvPhone ?? env.BULK_ENROLL_SMS_TO_CSV_PHONE;
-  const smsToCsvPhone = smsRaw === true || smsRaw === '1' || smsRaw === 'true';
-  if (smsToCsvPhone && deliverRaw !== 'sms') p.add('--sms-to-csv-phone: only goes with --deliver sms');
-  const detect = String(pick(flags, env, 'detect', 'BULK_ENROLL_DETECT') ?? d.detect).toLowerCase();
-  if (detect !== 'log' && detect !== 'poll') p.add(`--detect: expected log or poll, got \`${detect}\``);
-  const rowRetryWindowMs = p.int('--row-retry-window-ms', pick(flags, env, 'rowRetryWindowMs', 'BULK_ENROLL_ROW_RETRY_WINDOW_MS'), 1000) ?? d.rowRetryWindowMs;
-  const provisioningWaitMs = p.int('--provisioning-wait-ms', pick(flags, env, 'provisioningWaitMs', 'BULK_ENROLL_PROVISIONING_WAIT_MS'), 0) ?? d.provisioningWaitMs;
-  const claimWaitMs = p.int('--claim-wait-ms', pick(flags, env, 'claimWaitMs', 'BULK_ENROLL_CLAIM_WAIT_MS'), 0) ?? d.claimWaitMs;
-  p.throwIfAny();
-  // --device-fields sends deviceType / profile.deviceName (the older document showed them); --no-device-fields is the default.
-  const deviceFields = flags.deviceFields === true;
-  const deliver = deliverRaw as RunSettings['deliver'];
-  return {
-    pollInitialMs,
-    pollFactor,
-    pollMaxMs,
-    activationTimeoutMs,
-    deviceFields,
-    attempts,
-    retryBaseMs,
-    deliver,
-    smsToCsvPhone,
-    detect: detect as RunSettings['detect'],
-    rowRetryWindowMs,
-    provisioningWaitMs,
-    claimWaitMs,
-  };
+  if (settings.smsToCsvPhone && settings.deliver !== 'sms') problems.push('--sms-to-csv-phone: only goes with --deliver sms');
+  if (problems.length) throw new ConfigError(problems);
+  return settings;
 }

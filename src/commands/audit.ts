@@ -54,7 +54,7 @@ export async function auditCommand(
   const { runAudit, DEFAULT_AUDIT_CONCURRENCY } = await import('../audit/audit.js');
   const { checkUserList, usersFromGroup, usersFromList } = await import('../audit/sources.js');
   const { formatAuditSummary } = await import('../audit/summary.js');
-  const { loadSigningKey, writeManifest } = await import('../runs/manifest.js');
+  const { loadManifestSigningKey, writeManifest } = await import('../runs/manifest.js');
   const { ensureRedis } = await import('./redis-check.js');
   const { openReadOnlyOkta } = await import('../audit/gate.js');
   const { parseDelimiterFlag } = await import('../csv/delimiter.js');
@@ -88,7 +88,7 @@ export async function auditCommand(
   const config = collectProblems(problems, () => loadProcessConfig(processFlags, { env: io.env, warn: (m) => warnings.push(m) }));
   let signKey;
   if (typeof flags.signKey === 'string') {
-    signKey = await collectProblemsAsync(problems, () => loadSigningKey(flags.signKey as string));
+    signKey = await collectProblemsAsync(problems, () => loadManifestSigningKey(flags.signKey as string));
   }
   if (problems.length || !config) throw new ConfigError(problems);
 

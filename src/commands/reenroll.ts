@@ -66,7 +66,7 @@ export async function reenrollCommand(flags: RawOptions, io: ReenrollIo = {}): P
   const { executeRun } = await import('../runs/execute.js');
   const { onShutdownSignal } = await import('../shutdown.js');
   const { ensureRedis } = await import('./redis-check.js');
-  const { loadSigningKey } = await import('../runs/manifest.js');
+  const { loadManifestSigningKey } = await import('../runs/manifest.js');
   const { parseMaxAttempts } = await import('../reenroll/settings.js');
   const { parseDelimiterFlag } = await import('../csv/delimiter.js');
   const { selectFromReport } = await import('../reenroll/select.js');
@@ -95,7 +95,7 @@ export async function reenrollCommand(flags: RawOptions, io: ReenrollIo = {}): P
   const runSettings = collect(() => loadRunSettings(flags, io.env));
   const delimiter = typeof flags.delimiter === 'string' ? collect(() => parseDelimiterFlag(flags.delimiter as string)) : undefined;
   let signKey;
-  if (typeof flags.signKey === 'string') signKey = await loadSigningKey(flags.signKey).catch((e: unknown) => {
+  if (typeof flags.signKey === 'string') signKey = await loadManifestSigningKey(flags.signKey).catch((e: unknown) => {
     if (e instanceof ConfigError) problems.push(...e.problems);
     else throw e;
     return undefined;

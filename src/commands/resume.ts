@@ -32,14 +32,14 @@ export async function resumeCommand(runId: string, flags: RawOptions, io: { env?
   const { onShutdownSignal } = await import('../shutdown.js');
   const { noSuchRun } = await import('./with-store.js');
   const { ensureRedis } = await import('./redis-check.js');
-  const { loadSigningKey } = await import('../runs/manifest.js');
+  const { loadManifestSigningKey } = await import('../runs/manifest.js');
   const config = loadProcessConfig(flags, { env: io.env });
   const reportTarget = (flags.report as string | undefined) ?? `reports/${runId}.csv`;
   const { checkReportTarget } = await import('../csv/report-target.js');
   const badReport = checkReportTarget(reportTarget);
   if (badReport) throw new ConfigError([`--report: ${badReport}`]);
   // An unreadable key stops here, before the run is touched.
-  const signKey = typeof flags.signKey === 'string' ? await loadSigningKey(flags.signKey) : undefined;
+  const signKey = typeof flags.signKey === 'string' ? await loadManifestSigningKey(flags.signKey) : undefined;
   const logger = createLogger(config);
   await ensureRedis(config.redisUrl);
   const shutdown = onShutdownSignal({ closeTimeoutMs: config.closeTimeoutMs, logger });

@@ -51,7 +51,7 @@ export async function runCommand(csv: string | undefined, flags: RawOptions, io:
   const { executeRun } = await import('../runs/execute.js');
   const { onShutdownSignal } = await import('../shutdown.js');
   const { ensureRedis } = await import('./redis-check.js');
-  const { loadSigningKey } = await import('../runs/manifest.js');
+  const { loadManifestSigningKey } = await import('../runs/manifest.js');
   const { startObservability } = await import('../metrics/index.js');
 
   const problems: string[] = [];
@@ -61,7 +61,7 @@ export async function runCommand(csv: string | undefined, flags: RawOptions, io:
   const readOptions = collectProblems(problems, () => readOptionsFromFlags(flags, parseFilterFlags));
   let signKey;
   if (typeof flags.signKey === 'string') {
-    signKey = await collectProblemsAsync(problems, () => loadSigningKey(flags.signKey as string));
+    signKey = await collectProblemsAsync(problems, () => loadManifestSigningKey(flags.signKey as string));
   }
   const group = typeof flags.group === 'string' ? flags.group.trim() : undefined;
   const groupName = typeof flags.groupName === 'string' ? flags.groupName : undefined;

@@ -147,7 +147,7 @@ async function readKeyFile(file: string, flag: string): Promise<Buffer> {
  * Reads an ed25519 private key (PEM) for `--sign-key`. Throws ConfigError naming the
  * flag, what was expected and what was found.
  */
-export async function loadSigningKey(file: string, flag = '--sign-key'): Promise<KeyObject> {
+export async function loadManifestSigningKey(file: string, flag = '--sign-key'): Promise<KeyObject> {
   const pem = await readKeyFile(file, flag);
   let key: KeyObject;
   try {

@@ -12,7 +12,7 @@ import { auditCommand } from '../../src/commands/audit.js';
 import { verifyCommand } from '../../src/commands/verify.js';
 import { ConfigError, ExitError } from '../../src/errors.js';
 import { canonicalJson } from '../../src/runs/canonical-json.js';
-import { loadSigningKey, signManifest, verifyManifest, writeManifest, type Manifest } from '../../src/runs/manifest.js';
+import { loadManifestSigningKey, signManifest, verifyManifest, writeManifest, type Manifest } from '../../src/runs/manifest.js';
 import { killAll, runCli } from '../helpers/cli.js';
 import { cleanPrefix, redisUrl, uniquePrefix } from '../helpers/redis.js';
 import { sink, startOrg, TOKEN, userId, type Org } from './helpers.js';
@@ -130,7 +130,7 @@ describe('manifest and verify', () => {
     expect(r.code).toBe(1);
     expect(r.text).toContain('signature: invalid (the manifest was changed after signing)');
     // … and re-signed by someone else: self-consistent, but not with the signer's key
-    writeFileSync(manifest, JSON.stringify(signManifest(edited, await loadSigningKey(other.priv)), null, 2));
+    writeFileSync(manifest, JSON.stringify(signManifest(edited, await loadManifestSigningKey(other.priv)), null, 2));
     expect((await verifyOutcome(manifest)).code).toBe(0);
     r = await verifyOutcome(manifest, { publicKey: keys.pub });
     expect(r.code).toBe(1);
@@ -184,7 +184,7 @@ describe('manifest and verify', () => {
     expect(r.text).toMatch(/not a bulk-enroll manifest: tool: .*report: /);
     const rsa = join(org.dir, 'rsa.pem');
     writeFileSync(rsa, generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
-    const err = await loadSigningKey(rsa).catch((e) => e);
+    const err = await loadManifestSigningKey(rsa).catch((e) => e);
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as ConfigError).problems[0]).toBe(`--sign-key: expected an ed25519 private key, got a rsa key in ${rsa}`);
   });

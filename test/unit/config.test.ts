@@ -37,10 +37,10 @@ describe('process config', () => {
       '--org-url / OKTA_ORG_URL: expected an absolute URL like https://example.okta.com, got `acme.okta.com`',
       'OKTA_API_TOKEN or --token-file: required (an Okta API token; the token is never written anywhere)',
       '--redis / REDIS_URL: expected redis://host:port or rediss://…, got `localhost:6379`',
-      '--prefix: expected 1–64 letters, digits, _ . -, got `a:b`',
-      '--rate-limit: expected a whole number from 1, got `-1`',
-      '--max-concurrent: expected a whole number from 1 to 75, got `100`',
-      '--log-level: expected one of error, warn, info, verbose, debug, got `loud`',
+      '--prefix / BULK_ENROLL_PREFIX: expected 1–64 letters, digits, _ . -, got `a:b`',
+      '--rate-limit / BULK_ENROLL_RATE_LIMIT: expected a whole number from 1, got `-1`',
+      '--max-concurrent / BULK_ENROLL_MAX_CONCURRENT: expected a whole number from 1 to 75, got `100`',
+      '--log-level / BULK_ENROLL_LOG_LEVEL: expected one of error, warn, info, verbose, debug, got `loud`',
     ]);
   });
 
@@ -65,10 +65,10 @@ describe('process config', () => {
 
 describe('run settings', () => {
   it('defaults, and all problems at once', () => {
-    expect(loadRunSettings({}, {})).toMatchObject({ pollFactor: 2, activationTimeoutMs: 660_000, deliver: 'email', detect: 'log', deviceFields: true });
+    expect(loadRunSettings({}, {})).toMatchObject({ pollFactor: 2, activationTimeoutMs: 660_000, deliver: 'email', detect: 'log', deviceFields: false });
     const p = problems(() => loadRunSettings({ pollInitialMs: '5000', pollMaxMs: '1000', pollFactor: '0', deliver: 'pigeon' }, {}));
-    expect(p).toContain('--poll-factor: expected a number from 1 to 10, got `0`');
+    expect(p).toContain('--poll-factor / BULK_ENROLL_POLL_FACTOR: expected a number from 1 to 10, got `0`');
     expect(p).toContain('--poll-max-ms: expected at least --poll-initial-ms (5000), got 1000');
-    expect(p).toContain('--deliver: expected email, sms or none, got `pigeon`');
+    expect(p).toContain('--deliver / BULK_ENROLL_DELIVER: expected one of email, sms, none, got `pigeon`');
   });
 });
