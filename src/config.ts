@@ -11,6 +11,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { ConfigError } from './errors.js';
 import { DEFAULT_SCOPES, loadSigningKey } from './okta/auth-oauth.js';
+import { parseRedisSettings, redisSettingsOf, type RedisSettings } from './redis/settings.js';
 
 export const SECOND = 1000;
 export const MINUTE = 60 * SECOND;
@@ -38,6 +39,10 @@ export interface ProcessConfig {
   /** Set in oauth mode. */
   oauth?: OAuthConfig;
   redisUrl: string;
+  /** How to reach Redis: the URL, TLS files, or Sentinel (src/redis/settings.ts). */
+  redis: RedisSettings;
+  /** Use a Redis whose maxmemory-policy is volatile-* (evicts keys with a TTL); recorded in the manifest. */
+  allowEvictionPolicy: boolean;
   /** Namespace for every Redis key (BullMQ queues and run state). */
   prefix: string;
   /** Calls per minute per Okta bucket (factors); an upper bound the limiter starts from. */
@@ -114,6 +119,8 @@ export function defaultProcessConfig(): Omit<ProcessConfig, 'orgUrl' | 'token'> 
   return {
     authMode: 'ssws',
     redisUrl: 'redis://127.0.0.1:6379',
+    redis: redisSettingsOf('redis://127.0.0.1:6379'),
+    allowEvictionPolicy: false,
     prefix: 'bulk-enroll',
     rateLimit: 300,
     usersRateLimit: 300,
@@ -305,7 +312,24 @@ export function loadProcessConfig(flags: RawOptions, opts: LoadOptions = {}): Pr
   }
 
   const redisUrl = (pick(flags, env, 'redis', 'REDIS_URL') as string | undefined) ?? d.redisUrl;
-  if (!/^rediss?:\/\//.test(redisUrl)) p.add(`--redis / REDIS_URL: expected redis://host:port or rediss://…, got \`${redisUrl}\``);
+  const redisParsed = parseRedisSettings(
+    {
+      url: redisUrl,
+      caFile: pick(flags, env, 'redisCa', 'REDIS_CA_FILE') as string | undefined,
+      certFile: pick(flags, env, 'redisCert', 'REDIS_CERT_FILE') as string | undefined,
+      keyFile: pick(flags, env, 'redisKey', 'REDIS_KEY_FILE') as string | undefined,
+      tlsServername: flags.redisTlsServername as string | undefined,
+      tlsInsecure: flags.redisTlsInsecure === true,
+      sentinels: pick(flags, env, 'redisSentinels', 'REDIS_SENTINELS') as string | undefined,
+      masterName: pick(flags, env, 'redisMaster', 'REDIS_MASTER') as string | undefined,
+      sentinelUsername: env.REDIS_SENTINEL_USERNAME || undefined,
+      sentinelPassword: env.REDIS_SENTINEL_PASSWORD || undefined,
+    },
+    opts.warn,
+  );
+  for (const problem of redisParsed.problems) p.add(problem);
+  const evictionRaw = flags.allowEvictionPolicy ?? env.BULK_ENROLL_ALLOW_EVICTION_POLICY;
+  const allowEvictionPolicy = evictionRaw === true || (typeof evictionRaw === 'string' && TRUE.includes(evictionRaw.trim().toLowerCase()));
   const prefix = (pick(flags, env, 'prefix', 'BULK_ENROLL_PREFIX') as string | undefined) ?? d.prefix;
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(prefix)) p.add(`--prefix: expected 1–64 letters, digits, _ . -, got \`${prefix}\``);
 
@@ -337,6 +361,8 @@ export function loadProcessConfig(flags: RawOptions, opts: LoadOptions = {}): Pr
     token,
     ...(oauth ? { oauth } : {}),
     redisUrl,
+    redis: redisParsed.settings ?? d.redis,
+    allowEvictionPolicy,
     prefix,
     rateLimit,
     usersRateLimit,

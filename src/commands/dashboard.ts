@@ -75,7 +75,7 @@ export async function dashboardCommand(
   }
   if (problems.length || !config) throw new ConfigError(problems);
 
-  await ensureRedis(config.redisUrl);
+  await ensureRedis(config, { purpose: 'read' });
   const logger = createLogger({ level: config.logLevel, file: config.logFile ?? 'logs/bulk-enroll.log' });
   for (const w of warnings) logger.warn(w);
   const shutdown = onShutdownSignal();
@@ -83,6 +83,7 @@ export async function dashboardCommand(
   try {
     dashboard = await startDashboard({
       redisUrl: config.redisUrl,
+      redisSettings: config.redis,
       prefix: config.prefix,
       host,
       port,

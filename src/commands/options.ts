@@ -9,7 +9,15 @@ const collect = (v: string, prev: string[] = []) => [...prev, v];
 export function addRedisOptions(cmd: Command): Command {
   return cmd
     .option('--redis <url>', 'Redis URL (env REDIS_URL; default redis://127.0.0.1:6379)')
-    .option('--prefix <name>', 'namespace for all Redis keys (env BULK_ENROLL_PREFIX; default bulk-enroll)');
+    .option('--prefix <name>', 'namespace for all Redis keys (env BULK_ENROLL_PREFIX; default bulk-enroll)')
+    .option('--redis-ca <file>', 'rediss://: CA certificates (PEM) the server\'s certificate must chain to (env REDIS_CA_FILE)')
+    .option('--redis-cert <file>', 'rediss://: client certificate (PEM), for servers that ask for one (env REDIS_CERT_FILE)')
+    .option('--redis-key <file>', 'rediss://: the client certificate\'s private key (PEM; env REDIS_KEY_FILE); should be mode 600')
+    .option('--redis-tls-servername <name>', 'rediss://: check the server\'s certificate against this name (a TLS tunnel on localhost)')
+    .option('--redis-tls-insecure', 'rediss://: do not check the server\'s certificate; loopback URLs only')
+    .option('--redis-sentinels <list>', 'find the master through these Sentinels, host:port,host:port (env REDIS_SENTINELS; password: env REDIS_SENTINEL_PASSWORD)')
+    .option('--redis-master <name>', 'with --redis-sentinels: the master\'s name (env REDIS_MASTER)')
+    .option('--allow-eviction-policy', 'accept a Redis whose maxmemory-policy is volatile-* (keys with a TTL may be evicted); recorded in the manifest (env BULK_ENROLL_ALLOW_EVICTION_POLICY=true)');
 }
 
 export function addOktaOptions(cmd: Command): Command {

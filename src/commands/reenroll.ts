@@ -104,7 +104,7 @@ export async function reenrollCommand(flags: RawOptions, io: ReenrollIo = {}): P
   if (users !== undefined) await inspectInput(users, usersReadOptions);
 
   if (flags.dryRun) {
-    await ensureRedis(config.redisUrl);
+    await ensureRedis(config, { purpose: 'read' });
     const { reenrollDryRun } = await import('./reenroll-dry.js');
     const plan = await reenrollDryRun({
       config,
@@ -121,7 +121,7 @@ export async function reenrollCommand(flags: RawOptions, io: ReenrollIo = {}): P
 
   const logger = createLogger({ level: config.logLevel, file: config.logFile ?? 'logs/bulk-enroll.log' });
   for (const w of warnings) logger.warn(w);
-  await ensureRedis(config.redisUrl);
+  await ensureRedis(config, { warn: (m) => logger.warn(m) });
   const shutdown = onShutdownSignal();
   const runtime = await startRuntime({ config, logger });
   try {

@@ -31,11 +31,12 @@ export async function resumeCommand(runId: string, flags: RawOptions, io: { env?
   const { noSuchRun } = await import('./with-store.js');
   const { ensureRedis } = await import('./redis-check.js');
   const { loadSigningKey } = await import('../runs/manifest.js');
+  const { redisManifestOptions } = await import('../redis/health.js');
   const config = loadProcessConfig(flags, { env: io.env });
   // An unreadable key stops here, before the run is touched.
   const signKey = typeof flags.signKey === 'string' ? await loadSigningKey(flags.signKey) : undefined;
   const logger = createLogger({ level: config.logLevel, file: config.logFile ?? 'logs/bulk-enroll.log' });
-  await ensureRedis(config.redisUrl);
+  const redisHealth = await ensureRedis(config, { warn: (m) => logger.warn(m) });
   const shutdown = onShutdownSignal();
   const runtime = await startRuntime({ config, logger });
   try {
@@ -54,7 +55,7 @@ export async function resumeCommand(runId: string, flags: RawOptions, io: { env?
       stopRequested: shutdown.requested,
       runtime,
       out: io.out,
-      manifest: { command: 'resume', options: flags, startedAt, ...(signKey ? { signKey } : {}) },
+      manifest: { command: 'resume', options: { ...flags, ...redisManifestOptions(redisHealth, config.allowEvictionPolicy) }, startedAt, ...(signKey ? { signKey } : {}) },
     });
   } finally {
     await runtime.close();

@@ -48,6 +48,9 @@ export async function runCommand(csv: string | undefined, flags: RawOptions, io:
   const { onShutdownSignal } = await import('../shutdown.js');
   const { ensureRedis } = await import('./redis-check.js');
   const { loadSigningKey } = await import('../runs/manifest.js');
+  const { redisManifestOptions } = await import('../redis/health.js');
+  const { storeWithinMemory } = await import('../redis/partial-run.js');
+  const { describeRedis } = await import('../redis/settings.js');
 
   const problems: string[] = [];
   const warnings: string[] = [];
@@ -87,8 +90,8 @@ export async function runCommand(csv: string | undefined, flags: RawOptions, io:
   for (const w of warnings) logger.warn(w);
 
   // File-level problems stop here, before anything touches Redis.
-  if (csv !== undefined) await inspectInput(csv, { ...readOptions, countDuplicates: false });
-  await ensureRedis(config.redisUrl);
+  const inspected = csv !== undefined ? await inspectInput(csv, { ...readOptions, countDuplicates: false }) : undefined;
+  const redisHealth = await ensureRedis(config, { warn: (m) => logger.warn(m) });
 
   const shutdown = onShutdownSignal();
   const runtime = await startRuntime({ config, logger });
@@ -105,7 +108,9 @@ export async function runCommand(csv: string | undefined, flags: RawOptions, io:
         throw new ExitError(EXIT.USAGE, `--run-id ${runId} belongs to a different file (SHA-256 ${meta.sha256?.slice(0, 12)}…, this file ${summary.sha256.slice(0, 12)}…)`);
       }
     } else {
-      runId = (await ingestCsv(runtime.store, csv, settings, { readOptions, command: 'run' })).runId;
+      // A full Redis gets a few seconds, then one error saying memory.
+      const where = describeRedis(config.redis);
+      runId = (await storeWithinMemory(runtime.store, { where, sha256: inspected?.sha256 }, (id) => ingestCsv(runtime.store, csv, settings, { readOptions, runId: id, command: 'run' }))).runId;
     }
     logger.info(`run ${runId} started`, { runId, ...(csv !== undefined ? { file: csv } : { group: group ?? groupName }) });
     await executeRun({
@@ -117,7 +122,7 @@ export async function runCommand(csv: string | undefined, flags: RawOptions, io:
       stopRequested: shutdown.requested,
       runtime,
       out: io.out,
-      manifest: { command: 'run', options: flags, startedAt, ...(signKey ? { signKey } : {}) },
+      manifest: { command: 'run', options: { ...flags, ...redisManifestOptions(redisHealth, config.allowEvictionPolicy) }, startedAt, ...(signKey ? { signKey } : {}) },
     });
   } finally {
     await runtime.close();

@@ -28,7 +28,7 @@ export async function workerCommand(flags: RawOptions, io: { env?: NodeJS.Proces
   const config = loadProcessConfig(flags, { env: io.env, warn: (m) => warnings.push(m) });
   const logger = createLogger({ level: config.logLevel, file: config.logFile ?? 'logs/bulk-enroll.log' });
   for (const w of warnings) logger.warn(w);
-  await ensureRedis(config.redisUrl);
+  await ensureRedis(config, { warn: (m) => logger.warn(m) });
   const shutdown = onShutdownSignal();
   const closeTimeoutMs = flags.closeTimeoutMs !== undefined ? Number(flags.closeTimeoutMs) : undefined;
   const runtime = await startRuntime({ config, logger, closeTimeoutMs, control: true });
@@ -38,5 +38,5 @@ export async function workerCommand(flags: RawOptions, io: { env?: NodeJS.Proces
   shutdown.dispose();
   logger.info('worker stopped', { pid: process.pid });
   logger.close();
-  if (fatal instanceof Error) throw new FatalRunError(fatal.message);
+  if (fatal instanceof Error) throw fatal instanceof FatalRunError ? fatal : new FatalRunError(fatal.message);
 }

@@ -21,7 +21,11 @@ import { processEnroll } from '../../jobs/enroll.js';
 import { processPoll } from '../../jobs/poll.js';
 import { startControlWorker, type ControlOptions, type ControlWorker } from '../reenroll/control.js';
 import type { JobContext, JobDeps, RowJobData } from '../../jobs/context.js';
-import { createRedis, watchRedis } from './connection.js';
+import { createRedis, limiterConnection, watchRedis } from './connection.js';
+import { RedisGuard } from '../redis/guard.js';
+import { RedisFullError, RedisRecordsLostError } from '../redis/errors.js';
+import { persistenceVisible } from '../redis/health.js';
+import { describeRedis } from '../redis/settings.js';
 import { feedRun } from './feeder.js';
 import { Reconciler } from './reconciler.js';
 import { watchRunLog } from './log-watcher.js';
@@ -74,7 +78,8 @@ export function queueOptions(config: Pick<ProcessConfig, 'prefix'>, connection: 
 export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const { config, logger } = opts;
   const runWorkers = opts.workers !== false;
-  const redis = createRedis(config.redisUrl);
+  const redis = createRedis(config.redis);
+  const where = describeRedis(config.redis);
   const store = new RunStore(redis, config.prefix);
   const qopts = queueOptions(config, redis);
   const enrollQueue = new Queue(QUEUES.enroll, qopts);
@@ -85,18 +90,33 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   let resolveFatal!: (e: Error) => void;
   const fatal = new Promise<Error>((r) => (resolveFatal = r));
   let fatalSeen = false;
+  let fatalError: Error | undefined;
   const onFatal = (err: Error) => {
     if (fatalSeen) return;
     fatalSeen = true;
+    fatalError = err;
     logger.error(err.message);
     resolveFatal(err);
   };
 
+  // A full Redis and a Redis that lost the records of the runs worked on here are fatal too.
+  const runsSeen = new Set<string>();
+  const guard = new RedisGuard({ redis, where, prefix: config.prefix, onFatal, runsInUse: () => runsSeen, logger });
+  await guard.start();
+  const kept = guard.serverHealth && persistenceVisible(guard.serverHealth.persistence);
   const watchdog = watchRedis(
     redis,
     config.redisReconnectWindowMs,
-    (down) => onFatal(new Error(`Redis at ${redactUrl(config.redisUrl)} has been unreachable for ${Math.round(down / 1000)} s; stopping. Run state is kept in Redis: resume once it is back.`)),
-    () => logger.warn('Redis connection lost; reconnecting', { redis: redactUrl(config.redisUrl) }),
+    (down) =>
+      onFatal(
+        new Error(
+          `Redis at ${where} has been unreachable for ${Math.round(down / 1000)} s; stopping. ` +
+            (kept
+              ? 'Run state is kept in Redis: resume once it is back.'
+              : 'This Redis shows no persistence: resume once it is back with its data; if it comes back empty, the runs\' records are gone and the file must be run again.'),
+        ),
+      ),
+    () => logger.warn('Redis connection lost; reconnecting', { redis: where }),
   );
 
   // After Redis comes back, its last second of writes may be gone (AOF everysec): for a
@@ -123,6 +143,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   if (runWorkers) {
     limiter = await createSharedLimiter({
       redisUrl: config.redisUrl,
+      connect: limiterConnection(config.redis, (client) => guard.watch(client)),
       prefix: config.prefix,
       buckets: {
         factors: { ratePerMinute: config.rateLimit, maxConcurrent: config.maxConcurrent },
@@ -225,6 +246,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const tick = async () => {
     if (stopping) return;
     const runs = await store.activeRuns();
+    for (const runId of runs) runsSeen.add(runId);
     for (const runId of runs) {
       await feedRun(store, enrollQueue, runId, config.maxInFlight);
     }
@@ -287,6 +309,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     stopping = true;
     for (const t of timers) clearInterval(t);
     watchdog.stop();
+    guard.stop();
     const timeoutMs = redis.status === 'ready' ? (opts.closeTimeoutMs ?? 30_000) + 5000 : 2000;
     // With Redis gone, closing can wait forever: bound it, then cut the connections.
     const done = await Promise.race([
@@ -301,7 +324,8 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const orderlyClose = async () => {
     await feeding;
     await control?.close();
-    const timeout = opts.closeTimeoutMs ?? 30_000;
+    // A full Redis cannot record what active jobs finish, an emptied one has nothing to record it in: hand them back at once.
+    const timeout = fatalError instanceof RedisFullError || fatalError instanceof RedisRecordsLostError ? 0 : (opts.closeTimeoutMs ?? 30_000);
     await Promise.race([
       Promise.all(workers.map((w) => w.close())),
       new Promise<void>((r) => setTimeout(r, timeout).unref()),
@@ -319,13 +343,4 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
 }
 
 /** redis://user:pass@host → redis://host (for messages). */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    u.username = '';
-    u.password = '';
-    return u.toString().replace(/\/$/, '');
-  } catch {
-    return 'redis';
-  }
-}
+export { redactUrl } from '../redis/settings.js';

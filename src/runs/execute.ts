@@ -9,6 +9,7 @@ import { dirname, resolve } from 'node:path';
 import type { ProcessConfig } from '../config.js';
 import { writeReport } from '../csv/report.js';
 import { EXIT, ExitError, FatalRunError } from '../errors.js';
+import { RedisRecordsLostError } from '../redis/errors.js';
 import type { Logger } from '../logger.js';
 import { startRuntime, type Runtime } from '../queue/runtime.js';
 import { CallRate, countersOf, createProgress } from '../progress.js';
@@ -141,6 +142,10 @@ export async function executeRun(opts: ExecuteOptions): Promise<RunSummary> {
   } finally {
     progress.stop();
     if (!opts.runtime) await runtime.close();
+  }
+  if (outcome === 'fatal' && fatalError instanceof RedisRecordsLostError) {
+    // Redis no longer holds the run: a report made from it would be empty, and there is nothing to resume.
+    throw fatalError;
   }
   if (outcome === 'fatal' && runtime.redis.status !== 'ready') {
     // Nothing can be read back now; everything needed to continue is kept in Redis.

@@ -1,0 +1,261 @@
+/**
+ * RedisGuard: watches a live Redis for the two conditions no retry can get past,
+ * and turns each into one fatal error for the process that runs workers:
+ *  - a full Redis: OOM answers (and transactions discarded because of them) that go
+ *    on for longer than a short grace, instead of a hot loop of refused commands;
+ *  - records that vanished: the meta record of a run this process works on is gone
+ *    (Redis restarted without persistence — its run_id changes —, was flushed, or
+ *    evicted keys), instead of waiting forever and reporting an empty run.
+ * The runtime owns it: start() after connecting, watch() on every connection it
+ * opens, stop() on close; it says which runs must exist through `runsInUse`.
+ */
+import type { Redis } from 'ioredis';
+import { runKeys } from '../runs/keys.js';
+import { RedisRecordsLostError, type RedisFullError } from './errors.js';
+import { formatBytes, inspectRedis, parseInfo, type RedisHealth } from './health.js';
+import { isExecAbort, isOomError, memoryState, redisFullError } from './oom.js';
+
+export interface RedisGuardOptions {
+  /** The connection to watch and to ask (INFO, run records). */
+  redis: Redis;
+  /** Where Redis is, for messages (no password). */
+  where: string;
+  /** Key prefix of the runs. */
+  prefix: string;
+  onFatal(err: RedisFullError | RedisRecordsLostError): void;
+  /** Runs whose records must exist: every run this process has worked on. */
+  runsInUse?: () => Iterable<string>;
+  logger?: { warn(message: string, meta?: Record<string, unknown>): void; info(message: string, meta?: Record<string, unknown>): void };
+  /** The inspection made at start (ensureRedis); read again when absent. */
+  health?: RedisHealth;
+  /** How long writes may be refused for lack of memory before it is fatal. Default 5 s. */
+  graceMs?: number;
+  /** No OOM answer for this long: Redis accepts writes again. Default 2 s. */
+  quietMs?: number;
+  /** How often the runs' records are looked at. Default 2 s. */
+  checkIntervalMs?: number;
+}
+
+interface Snapshot {
+  stored: number;
+  fed: number;
+  activated: number;
+}
+
+interface SendCommandHost {
+  sendCommand(command: { promise?: Promise<unknown> }, ...rest: unknown[]): unknown;
+}
+
+const TAPPED = Symbol.for('bulk-enroll.redis-guard-tap');
+
+export class RedisGuard {
+  private health?: RedisHealth;
+  /** The server's run_id when this process last knew its records were there. */
+  private confirmedRunId?: string;
+  private oom?: { since: number; last: number };
+  private timer?: NodeJS.Timeout;
+  private stopped = false;
+  private fired = false;
+  private firing = false;
+  private lastRunCheck = 0;
+  private checking = false;
+  private wasDown = false;
+  private readonly snapshots = new Map<string, Snapshot>();
+  private readonly settled = new Set<string>();
+  private readonly taps: Array<() => void> = [];
+  private readonly listeners: Array<() => void> = [];
+
+  constructor(private readonly opts: RedisGuardOptions) {}
+
+  /** What the server looked like at start (undefined when INFO could not be read). */
+  get serverHealth(): RedisHealth | undefined {
+    return this.health;
+  }
+
+  async start(): Promise<void> {
+    const { redis } = this.opts;
+    this.watch(redis);
+    try {
+      this.health = this.opts.health ?? (await inspectRedis(redis));
+      this.confirmedRunId = this.health.runId || undefined;
+    } catch {
+      // INFO unavailable (renamed on some managed services): run_id changes go unseen, meta checks still work
+    }
+    const onClose = () => {
+      this.wasDown = true;
+    };
+    const onReady = () => {
+      if (!this.wasDown) return;
+      this.wasDown = false;
+      void this.afterReconnect();
+    };
+    redis.on('close', onClose);
+    redis.on('ready', onReady);
+    this.listeners.push(() => redis.off('close', onClose), () => redis.off('ready', onReady));
+    this.timer = setInterval(() => this.tick(), 500);
+    this.timer.unref();
+  }
+
+  /** Counts this connection's OOM answers too (the limiter's, a command's own). */
+  watch(client: Redis): void {
+    const host = client as unknown as SendCommandHost & { [TAPPED]?: true };
+    if (host[TAPPED]) return;
+    const original = host.sendCommand;
+    const seen = (err: unknown) => {
+      if (isOomError(err) || isExecAbort(err)) this.noteOom(err);
+    };
+    host.sendCommand = function (this: SendCommandHost, command, ...rest) {
+      const result = original.call(this, command, ...rest);
+      command.promise?.catch(seen);
+      return result;
+    };
+    host[TAPPED] = true;
+    this.taps.push(() => {
+      host.sendCommand = original;
+      delete host[TAPPED];
+    });
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    for (const undo of this.taps.splice(0)) undo();
+    for (const off of this.listeners.splice(0)) off();
+  }
+
+  private noteOom(err: unknown): void {
+    if (this.stopped || this.fired) return;
+    const now = Date.now();
+    if (!this.oom) {
+      // EXECABORT alone does not say why; it starts an episode only next to an OOM answer.
+      if (!isOomError(err)) return;
+      this.oom = { since: now, last: now };
+      void memoryState(this.opts.redis).then((m) => {
+        if (this.stopped || this.fired) return;
+        this.opts.logger?.warn(
+          `Redis at ${this.opts.where} refuses writes: out of memory${m ? ` (${formatBytes(m.used)} used of maxmemory ${formatBytes(m.max)})` : ''}; stopping in ${Math.round((this.opts.graceMs ?? 5000) / 1000)} s unless memory is freed`,
+        );
+      });
+      return;
+    }
+    this.oom.last = now;
+  }
+
+  private fire(make: () => Promise<RedisFullError | RedisRecordsLostError>): void {
+    if (this.firing || this.fired || this.stopped) return;
+    this.firing = true;
+    void make().then((err) => {
+      if (this.fired || this.stopped) return;
+      this.fired = true;
+      this.opts.onFatal(err);
+    });
+  }
+
+  private async currentRunId(): Promise<string | undefined> {
+    try {
+      return parseInfo(String(await this.opts.redis.info('server'))).get('run_id') || undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private tick(): void {
+    if (this.stopped || this.fired || this.firing) return;
+    const now = Date.now();
+    const oom = this.oom;
+    if (oom) {
+      if (now - oom.last > (this.opts.quietMs ?? 2000)) {
+        this.oom = undefined;
+        this.opts.logger?.info(`Redis at ${this.opts.where} accepts writes again`);
+      } else if (now - oom.since >= (this.opts.graceMs ?? 5000)) {
+        this.fire(() => redisFullError(this.opts.redis, this.opts.where, now - oom.since));
+        return;
+      }
+    }
+    const unseen = [...(this.opts.runsInUse?.() ?? [])].some((id) => !this.snapshots.has(id) && !this.settled.has(id));
+    if (unseen || now - this.lastRunCheck >= (this.opts.checkIntervalMs ?? 2000)) void this.checkRuns();
+  }
+
+  private async afterReconnect(): Promise<void> {
+    const id = await this.currentRunId();
+    const restarted = Boolean(id && this.confirmedRunId && id !== this.confirmedRunId);
+    if (restarted) this.opts.logger?.info(`Redis at ${this.opts.where} restarted (run_id ${this.confirmedRunId!.slice(0, 8)}… → ${id!.slice(0, 8)}…); checking that the runs' records survived`);
+    if ((await this.checkRuns()) && id) this.confirmedRunId = id;
+  }
+
+  /** Looks at the meta record of every run in use; a missing one that held rows is fatal. */
+  private async checkRuns(): Promise<boolean> {
+    if (this.checking || this.stopped || this.fired || this.firing) return false;
+    const { redis } = this.opts;
+    if (redis.status !== 'ready') return false;
+    this.checking = true;
+    try {
+      const runs = [...(this.opts.runsInUse?.() ?? [])].filter((id) => !this.settled.has(id));
+      this.lastRunCheck = Date.now();
+      if (!runs.length) return true;
+      const pipe = redis.pipeline();
+      for (const id of runs) {
+        const k = runKeys(this.opts.prefix, id);
+        pipe.hmget(k.meta, 'id', 'state', 'stored', 'fed');
+        pipe.hget(k.counts, 'activated');
+      }
+      const res = (await pipe.exec()) ?? [];
+      const lost: Array<{ runId: string; last: Snapshot }> = [];
+      runs.forEach((runId, i) => {
+        const [err, fields] = res[2 * i] ?? [];
+        if (err || !Array.isArray(fields)) return;
+        const [id, state, stored, fed] = fields as Array<string | null>;
+        const before = this.snapshots.get(runId);
+        if (!id) {
+          // Only a run seen holding rows counts: a run dropped before its first row was stored held nothing.
+          if (before && before.stored > 0) lost.push({ runId, last: before });
+          return;
+        }
+        if (state === 'finished') {
+          this.settled.add(runId);
+          this.snapshots.delete(runId);
+          return;
+        }
+        const activated = Number((res[2 * i + 1]?.[1] as string | null) ?? 0);
+        this.snapshots.set(runId, { stored: Number(stored ?? 0), fed: Number(fed ?? 0), activated });
+      });
+      if (lost.length) {
+        this.fire(() => this.lostError(lost));
+        return false;
+      }
+      return true;
+    } catch {
+      // Redis went away mid-check: the reconnect runs it again
+      return false;
+    } finally {
+      this.checking = false;
+    }
+  }
+
+  private async lostError(lost: Array<{ runId: string; last: Snapshot }>): Promise<RedisRecordsLostError> {
+    let cause: string;
+    const now = await this.currentRunId();
+    if (now && this.confirmedRunId && now !== this.confirmedRunId) {
+      cause = `it restarted (run_id ${this.confirmedRunId.slice(0, 8)}… → ${now.slice(0, 8)}…) and came back without them`;
+    } else {
+      const evicted = await this.opts.redis
+        .info('stats')
+        .then((t) => Number(parseInfo(String(t)).get('evicted_keys') ?? 0))
+        .catch(() => 0);
+      cause =
+        this.health && evicted > this.health.evictedKeys
+          ? `it evicted ${evicted - this.health.evictedKeys} keys since this process started (maxmemory-policy ${this.health.maxmemoryPolicy ?? 'unknown'})`
+          : 'its keys were deleted (FLUSHALL / FLUSHDB, or a cleanup of the prefix)';
+    }
+    const fed = lost.reduce((n, l) => n + l.last.fed, 0);
+    const activated = lost.reduce((n, l) => n + l.last.activated, 0);
+    const ids = lost.map((l) => l.runId);
+    return new RedisRecordsLostError(
+      `Redis lost this run's records: it restarted without persistence, was flushed, or evicted keys (here ${cause}). ` +
+        `Run${ids.length > 1 ? 's' : ''} ${ids.join(', ')} cannot be finished or reported from Redis; ` +
+        `${fed} users may have been enrolled at Okta (${fed} rows had been handed to the workers, ${activated} already activated) — re-run the file: the runner adopts existing factors.`,
+      `No report was written (there is nothing left in Redis to write it from). Give Redis persistence (AOF) before the re-run: see docs/redis.md.`,
+      ids,
+    );
+  }
+}
