@@ -63,6 +63,8 @@ export interface ProcessConfig {
   exportActivation?: string;
   /** How long Redis may be unreachable before the process gives up (exit 1). */
   redisReconnectWindowMs: number;
+  /** How long a full Redis (OOM answers) may refuse writes before the process gives up (exit 1). */
+  redisOomGraceMs: number;
   /** Rows in flight (fed to the queues, not finished) per run. */
   maxInFlight: number;
   /** BullMQ job lock: a job whose worker died is taken over after about this long. */
@@ -131,6 +133,7 @@ export function defaultProcessConfig(): Omit<ProcessConfig, 'orgUrl' | 'token'> 
     allowInsecureHttp: false,
     logLevel: 'info',
     redisReconnectWindowMs: 60 * SECOND,
+    redisOomGraceMs: 5 * SECOND,
     maxInFlight: 5000,
     lockDurationMs: 30 * SECOND,
     stalledIntervalMs: 15 * SECOND,
@@ -341,6 +344,7 @@ export function loadProcessConfig(flags: RawOptions, opts: LoadOptions = {}): Pr
   const requestTimeoutMs = p.int('--request-timeout-ms', pick(flags, env, 'requestTimeoutMs', 'BULK_ENROLL_REQUEST_TIMEOUT_MS'), 100) ?? d.requestTimeoutMs;
   const redisReconnectWindowMs =
     p.int('--redis-reconnect-window-ms', pick(flags, env, 'redisReconnectWindowMs', 'BULK_ENROLL_REDIS_RECONNECT_WINDOW_MS'), 1000) ?? d.redisReconnectWindowMs;
+  const redisOomGraceMs = p.int('--redis-oom-grace-ms', pick(flags, env, 'redisOomGraceMs', 'BULK_ENROLL_REDIS_OOM_GRACE_MS'), 500, 10 * MINUTE) ?? d.redisOomGraceMs;
   const maxInFlight = p.int('--max-in-flight', pick(flags, env, 'maxInFlight', 'BULK_ENROLL_MAX_IN_FLIGHT'), 1) ?? d.maxInFlight;
   const lockDurationMs = p.int('--lock-duration-ms', pick(flags, env, 'lockDurationMs', 'BULK_ENROLL_LOCK_DURATION_MS'), 500) ?? d.lockDurationMs;
   const stalledIntervalMs = p.int('--stalled-interval-ms', pick(flags, env, 'stalledIntervalMs', 'BULK_ENROLL_STALLED_INTERVAL_MS'), 250) ?? d.stalledIntervalMs;
@@ -375,6 +379,7 @@ export function loadProcessConfig(flags: RawOptions, opts: LoadOptions = {}): Pr
     logFile,
     exportActivation,
     redisReconnectWindowMs,
+    redisOomGraceMs,
     maxInFlight,
     lockDurationMs,
     stalledIntervalMs,

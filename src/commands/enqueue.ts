@@ -48,7 +48,7 @@ export async function enqueueCommand(csv: string, flags: RawOptions, io: { env?:
   try {
     const store = new RunStore(redis, config.prefix);
     // A full Redis gets a few seconds, then one error saying memory; never "queued".
-    const { runId } = await storeWithinMemory(store, { where: describeRedis(config.redis), sha256: summary.sha256 }, (id) =>
+    const { runId } = await storeWithinMemory(store, { where: describeRedis(config.redis), sha256: summary.sha256, graceMs: config.redisOomGraceMs }, (id) =>
       ingestCsv(store, csv, settings, { readOptions, runId: id, command: 'enqueue' }),
     );
     out.write(`${summary.rows} rows (${summary.invalidCount} invalid) queued from ${csv} (SHA-256 ${summary.sha256})\n`);

@@ -17,6 +17,7 @@ export function addRedisOptions(cmd: Command): Command {
     .option('--redis-tls-insecure', 'rediss://: do not check the server\'s certificate; loopback URLs only')
     .option('--redis-sentinels <list>', 'find the master through these Sentinels, host:port,host:port (env REDIS_SENTINELS; password: env REDIS_SENTINEL_PASSWORD)')
     .option('--redis-master <name>', 'with --redis-sentinels: the master\'s name (env REDIS_MASTER)')
+    .option('--redis-oom-grace-ms <ms>', 'how long a full Redis (out of memory) may refuse writes before the command stops (default 5000)')
     .option('--allow-eviction-policy', 'accept a Redis whose maxmemory-policy is volatile-* (keys with a TTL may be evicted); recorded in the manifest (env BULK_ENROLL_ALLOW_EVICTION_POLICY=true)');
 }
 

@@ -110,7 +110,7 @@ export async function runCommand(csv: string | undefined, flags: RawOptions, io:
     } else {
       // A full Redis gets a few seconds, then one error saying memory.
       const where = describeRedis(config.redis);
-      runId = (await storeWithinMemory(runtime.store, { where, sha256: inspected?.sha256 }, (id) => ingestCsv(runtime.store, csv, settings, { readOptions, runId: id, command: 'run' }))).runId;
+      runId = (await storeWithinMemory(runtime.store, { where, sha256: inspected?.sha256, graceMs: config.redisOomGraceMs }, (id) => ingestCsv(runtime.store, csv, settings, { readOptions, runId: id, command: 'run' }))).runId;
     }
     logger.info(`run ${runId} started`, { runId, ...(csv !== undefined ? { file: csv } : { group: group ?? groupName }) });
     await executeRun({

@@ -101,7 +101,22 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
 
   // A full Redis and a Redis that lost the records of the runs worked on here are fatal too.
   const runsSeen = new Set<string>();
-  const guard = new RedisGuard({ redis, where, prefix: config.prefix, onFatal, runsInUse: () => runsSeen, logger });
+  let redisFull = false;
+  const workers: Worker[] = [];
+  const guard = new RedisGuard({
+    redis,
+    where,
+    prefix: config.prefix,
+    onFatal,
+    runsInUse: () => runsSeen,
+    logger,
+    graceMs: config.redisOomGraceMs,
+    // While Redis refuses writes, workers and the feeder wait instead of looping on refused commands.
+    onPressure: (full) => {
+      redisFull = full;
+      for (const w of workers) void (full ? w.pause(true) : w.resume()).catch(() => undefined);
+    },
+  });
   await guard.start();
   const kept = guard.serverHealth && persistenceVisible(guard.serverHealth.persistence);
   const watchdog = watchRedis(
@@ -136,7 +151,6 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   let okta: OktaClient | undefined;
   let oktaPoll: OktaClient | undefined;
   let oktaOther: OktaClient | undefined;
-  const workers: Worker[] = [];
   let control: ControlWorker | undefined;
   const closers: Array<() => void> = [];
 
@@ -244,11 +258,11 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   let stopping = false;
   let feeding: Promise<void> | undefined;
   const tick = async () => {
-    if (stopping) return;
+    if (stopping || redisFull) return;
     const runs = await store.activeRuns();
     for (const runId of runs) runsSeen.add(runId);
     for (const runId of runs) {
-      await feedRun(store, enrollQueue, runId, config.maxInFlight);
+      guard.noteFed(runId, (await feedRun(store, enrollQueue, runId, config.maxInFlight)).fed);
     }
   };
   const reconcileNow = async () => {
@@ -324,12 +338,16 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const orderlyClose = async () => {
     await feeding;
     await control?.close();
-    // A full Redis cannot record what active jobs finish, an emptied one has nothing to record it in: hand them back at once.
-    const timeout = fatalError instanceof RedisFullError || fatalError instanceof RedisRecordsLostError ? 0 : (opts.closeTimeoutMs ?? 30_000);
-    await Promise.race([
-      Promise.all(workers.map((w) => w.close())),
-      new Promise<void>((r) => setTimeout(r, timeout).unref()),
-    ]);
+    const timeout = opts.closeTimeoutMs ?? 30_000;
+    // A full Redis cannot record what active jobs finish, an emptied one has nothing to record them in:
+    // hand them back at once (a close() already waiting for its jobs would make close(true) wait too).
+    const handBack = fatalError instanceof RedisFullError || fatalError instanceof RedisRecordsLostError;
+    if (!handBack) {
+      await Promise.race([
+        Promise.all(workers.map((w) => w.close())),
+        new Promise<void>((r) => setTimeout(r, timeout).unref()),
+      ]);
+    }
     await Promise.all(workers.map((w) => w.close(true).catch(() => undefined)));
     await Promise.all([enrollQueue.close().catch(() => undefined), pollQueue.close().catch(() => undefined)]);
     await callStats?.stop();

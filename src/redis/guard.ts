@@ -13,7 +13,7 @@ import type { Redis } from 'ioredis';
 import { runKeys } from '../runs/keys.js';
 import { RedisRecordsLostError, type RedisFullError } from './errors.js';
 import { formatBytes, inspectRedis, parseInfo, type RedisHealth } from './health.js';
-import { isExecAbort, isOomError, memoryState, redisFullError } from './oom.js';
+import { isExecAbort, isFull, isOomError, memoryState, redisFullError } from './oom.js';
 
 export interface RedisGuardOptions {
   /** The connection to watch and to ask (INFO, run records). */
@@ -30,9 +30,14 @@ export interface RedisGuardOptions {
   health?: RedisHealth;
   /** How long writes may be refused for lack of memory before it is fatal. Default 5 s. */
   graceMs?: number;
-  /** No OOM answer for this long: Redis accepts writes again. Default 2 s. */
+  /** No OOM answer for this long, and memory under maxmemory: Redis accepts writes again. Default 2 s. */
   quietMs?: number;
-  /** How often the runs' records are looked at. Default 2 s. */
+  /**
+   * Redis started (true) or stopped (false) refusing writes for lack of memory: the
+   * runtime pauses its workers meanwhile, so the grace is not a loop of refused commands.
+   */
+  onPressure?: (full: boolean) => void;
+  /** How often the runs' records are looked at. Default 1 s. */
   checkIntervalMs?: number;
 }
 
@@ -47,12 +52,17 @@ interface SendCommandHost {
 }
 
 const TAPPED = Symbol.for('bulk-enroll.redis-guard-tap');
+/** Refused writes that come back within this long after an episode ended continue it. */
+const RECUR_MS = 10_000;
 
 export class RedisGuard {
   private health?: RedisHealth;
   /** The server's run_id when this process last knew its records were there. */
   private confirmedRunId?: string;
   private oom?: { since: number; last: number };
+  /** The last episode of refused writes, so that one that comes back at once keeps counting from its start. */
+  private lastEpisode = { since: 0, ended: 0 };
+  private probing = false;
   private timer?: NodeJS.Timeout;
   private stopped = false;
   private fired = false;
@@ -116,6 +126,12 @@ export class RedisGuard {
     });
   }
 
+  /** This process handed `rows` more rows of the run to the workers (counted until the next look at its records). */
+  noteFed(runId: string, rows: number): void {
+    const snap = this.snapshots.get(runId);
+    if (snap && rows > 0) snap.fed += rows;
+  }
+
   stop(): void {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
@@ -129,7 +145,10 @@ export class RedisGuard {
     if (!this.oom) {
       // EXECABORT alone does not say why; it starts an episode only next to an OOM answer.
       if (!isOomError(err)) return;
-      this.oom = { since: now, last: now };
+      const resumed = now - this.lastEpisode.ended < RECUR_MS;
+      this.oom = { since: resumed ? this.lastEpisode.since : now, last: now };
+      this.opts.onPressure?.(true);
+      if (resumed) return;
       void memoryState(this.opts.redis).then((m) => {
         if (this.stopped || this.fired) return;
         this.opts.logger?.warn(
@@ -164,16 +183,28 @@ export class RedisGuard {
     const now = Date.now();
     const oom = this.oom;
     if (oom) {
-      if (now - oom.last > (this.opts.quietMs ?? 2000)) {
-        this.oom = undefined;
-        this.opts.logger?.info(`Redis at ${this.opts.where} accepts writes again`);
-      } else if (now - oom.since >= (this.opts.graceMs ?? 5000)) {
+      if (now - oom.since >= (this.opts.graceMs ?? 5000)) {
         this.fire(() => redisFullError(this.opts.redis, this.opts.where, now - oom.since));
         return;
       }
+      if (!this.probing && now - oom.last > (this.opts.quietMs ?? 2000)) {
+        // Quiet is not enough (the paused workers write nothing): memory must be under the limit.
+        this.probing = true;
+        void memoryState(this.opts.redis)
+          .then((m) => {
+            if (this.oom !== oom || isFull(m) || this.stopped || this.fired) return;
+            this.oom = undefined;
+            this.lastEpisode = { since: oom.since, ended: Date.now() };
+            this.opts.logger?.info(`Redis at ${this.opts.where} accepts writes again`);
+            this.opts.onPressure?.(false);
+          })
+          .finally(() => {
+            this.probing = false;
+          });
+      }
     }
     const unseen = [...(this.opts.runsInUse?.() ?? [])].some((id) => !this.snapshots.has(id) && !this.settled.has(id));
-    if (unseen || now - this.lastRunCheck >= (this.opts.checkIntervalMs ?? 2000)) void this.checkRuns();
+    if (unseen || now - this.lastRunCheck >= (this.opts.checkIntervalMs ?? 1000)) void this.checkRuns();
   }
 
   private async afterReconnect(): Promise<void> {
@@ -200,7 +231,8 @@ export class RedisGuard {
         pipe.hget(k.counts, 'activated');
       }
       const res = (await pipe.exec()) ?? [];
-      const lost: Array<{ runId: string; last: Snapshot }> = [];
+      const lost: Array<{ runId: string; last?: Snapshot }> = [];
+      const unread: string[] = [];
       runs.forEach((runId, i) => {
         const [err, fields] = res[2 * i] ?? [];
         if (err || !Array.isArray(fields)) return;
@@ -209,6 +241,7 @@ export class RedisGuard {
         if (!id) {
           // Only a run seen holding rows counts: a run dropped before its first row was stored held nothing.
           if (before && before.stored > 0) lost.push({ runId, last: before });
+          else if (!before) unread.push(runId);
           return;
         }
         if (state === 'finished') {
@@ -219,6 +252,12 @@ export class RedisGuard {
         const activated = Number((res[2 * i + 1]?.[1] as string | null) ?? 0);
         this.snapshots.set(runId, { stored: Number(stored ?? 0), fed: Number(fed ?? 0), activated });
       });
+      if (unread.length) {
+        // Gone before this process first read it: it was active (the runs in use come from the
+        // active set), so after a restart it was lost; without one it may have been dropped on purpose.
+        const now = await this.currentRunId();
+        if (now && this.confirmedRunId && now !== this.confirmedRunId) lost.push(...unread.map((runId) => ({ runId })));
+      }
       if (lost.length) {
         this.fire(() => this.lostError(lost));
         return false;
@@ -232,7 +271,7 @@ export class RedisGuard {
     }
   }
 
-  private async lostError(lost: Array<{ runId: string; last: Snapshot }>): Promise<RedisRecordsLostError> {
+  private async lostError(lost: Array<{ runId: string; last?: Snapshot }>): Promise<RedisRecordsLostError> {
     let cause: string;
     const now = await this.currentRunId();
     if (now && this.confirmedRunId && now !== this.confirmedRunId) {
@@ -247,13 +286,15 @@ export class RedisGuard {
           ? `it evicted ${evicted - this.health.evictedKeys} keys since this process started (maxmemory-policy ${this.health.maxmemoryPolicy ?? 'unknown'})`
           : 'its keys were deleted (FLUSHALL / FLUSHDB, or a cleanup of the prefix)';
     }
-    const fed = lost.reduce((n, l) => n + l.last.fed, 0);
-    const activated = lost.reduce((n, l) => n + l.last.activated, 0);
+    const fed = lost.reduce((n, l) => n + (l.last?.fed ?? 0), 0);
+    const activated = lost.reduce((n, l) => n + (l.last?.activated ?? 0), 0);
     const ids = lost.map((l) => l.runId);
+    const enrolled = lost.every((l) => l.last)
+      ? `${fed} users may have been enrolled at Okta (${fed} rows had been handed to the workers, ${activated} already activated)`
+      : 'users may have been enrolled at Okta (how many is not known: the records vanished before this process first read them)';
     return new RedisRecordsLostError(
       `Redis lost this run's records: it restarted without persistence, was flushed, or evicted keys (here ${cause}). ` +
-        `Run${ids.length > 1 ? 's' : ''} ${ids.join(', ')} cannot be finished or reported from Redis; ` +
-        `${fed} users may have been enrolled at Okta (${fed} rows had been handed to the workers, ${activated} already activated) — re-run the file: the runner adopts existing factors.`,
+        `Run${ids.length > 1 ? 's' : ''} ${ids.join(', ')} cannot be finished or reported from Redis; ${enrolled} — re-run the file: the runner adopts existing factors.`,
       `No report was written (there is nothing left in Redis to write it from). Give Redis persistence (AOF) before the re-run: see docs/redis.md.`,
       ids,
     );

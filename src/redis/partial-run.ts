@@ -12,8 +12,10 @@ import { withOomGrace, type MemoryState } from './oom.js';
 export async function discardPartialRun(store: RunStore, runId: string, o: { sha256?: string; previous?: string } = {}): Promise<void> {
   const k = store.keys(runId);
   const keys = [k.meta, k.input, `${k.input}:fileRow`, k.outcomes, k.counts, k.progress, k.inflight, k.claims, k.pending, k.byUser];
-  // Deletes first: they are allowed on a full Redis and make room for the writes after them.
-  await store.redis.multi().del(...keys).zrem(store.global.runs, runId).srem(store.global.active, runId).exec();
+  // Deletes first, and outside MULTI: a full Redis refuses every command queued in a
+  // transaction, but runs plain deletes, which make room for the writes after them.
+  const res = await store.redis.pipeline().del(...keys).zrem(store.global.runs, runId).srem(store.global.active, runId).exec();
+  for (const [err] of res ?? []) if (err) throw err;
   if (o.sha256 && (await store.runOfFile(o.sha256)) === runId) {
     if (o.previous) await store.redis.hset(store.global.bySha, o.sha256, o.previous);
     else await store.redis.hdel(store.global.bySha, o.sha256);
