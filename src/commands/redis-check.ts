@@ -30,11 +30,14 @@ function hintFor(message: string, settings: RedisSettings): string {
   if (/WRONGPASS|NOAUTH|invalid password|invalid username-password/i.test(message)) {
     return 'Redis refused the credentials: check the user and password in REDIS_URL (redis://user:password@host:port)' + (settings.kind === 'sentinel' ? ' and REDIS_SENTINEL_PASSWORD.' : '.');
   }
-  if (/certificate|self[- ]signed|unable to verify|CERT_|SSL|TLS|wrong version number|EPROTO/i.test(message)) {
+  const tlsReset = settings.tls !== undefined && /ECONNRESET|EPIPE|socket hang up|secure TLS connection/i.test(message);
+  if (tlsReset || /certificate|self[- ]signed|unable to verify|CERT_|SSL|TLS|wrong version number|EPROTO/i.test(message)) {
     return "A TLS problem: give the CA that signed the server's certificate with --redis-ca (REDIS_CA_FILE), a client certificate with --redis-cert and --redis-key when the server asks for one, and use rediss:// only for a TLS port.";
   }
   if (settings.kind === 'sentinel') {
-    return `Check that the Sentinels answer on those addresses and monitor a master named "${settings.masterName}" (\`redis-cli -p 26379 SENTINEL get-master-addr-by-name ${settings.masterName}\`).`;
+    const first = settings.sentinels[0];
+    const ask = first ? `\`redis-cli -h ${first.host} -p ${first.port} SENTINEL get-master-addr-by-name ${settings.masterName}\`` : '';
+    return `Check that the Sentinels answer on those addresses and monitor a master named "${settings.masterName}"${ask ? ` (${ask})` : ''}.`;
   }
   return START_HINT;
 }

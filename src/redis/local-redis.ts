@@ -34,6 +34,8 @@ export interface LocalRedisOptions {
   tlsPort?: number;
   /** Run as a Sentinel with this config file (Sentinel rewrites it: it must be writable). */
   sentinelConfig?: string;
+  /** requirepass: clients must authenticate (`url` then carries the password). */
+  password?: string;
   /** Further command-line settings, e.g. `['--rename-command', 'CONFIG', '']` (as managed services block CONFIG). */
   args?: string[];
 }
@@ -116,6 +118,7 @@ export async function startLocalRedis(opts: LocalRedisOptions = {}): Promise<Loc
   ];
   if (opts.appendOnly) args.push('--appendfsync', opts.appendFsync ?? 'everysec');
   if (opts.maxmemory) args.push('--maxmemory', opts.maxmemory);
+  if (opts.password) args.push('--requirepass', opts.password);
   if (opts.args) args.push(...opts.args);
   const tlsPort = opts.tls ? (opts.tlsPort ?? (await freePort())) : undefined;
   if (opts.tls) {
@@ -137,7 +140,7 @@ export async function startLocalRedis(opts: LocalRedisOptions = {}): Promise<Loc
     if (!opts.dir) await rm(dir, { recursive: true, force: true });
     throw new RedisServerNotFoundError();
   }
-  const url = `redis://127.0.0.1:${port}`;
+  const url = `redis://${opts.password ? `:${encodeURIComponent(opts.password)}@` : ''}127.0.0.1:${port}`;
   const exited = new Promise<void>((resolve) => {
     if (child.exitCode !== null) resolve();
     else child.once('exit', () => resolve());

@@ -23,8 +23,8 @@ export interface TlsFiles {
 
 export interface RedisServers {
   start(opts?: LocalRedisOptions): Promise<LocalRedis>;
-  /** A Sentinel on loopback monitoring `master` under `name`. */
-  sentinel(master: LocalRedis, name: string): Promise<LocalRedis>;
+  /** A Sentinel on loopback monitoring `master` under `name` (with the master's password, and one of its own). */
+  sentinel(master: LocalRedis, name: string, auth?: { masterPassword?: string; password?: string }): Promise<LocalRedis>;
   /** A CA, a server certificate for localhost / 127.0.0.1 and a client certificate, all signed by the CA. */
   tlsFiles(): TlsFiles;
 }
@@ -61,19 +61,23 @@ export function useRedisServers(): RedisServers {
   const start = async (opts: LocalRedisOptions = {}) => track(await startLocalRedis(opts));
   return {
     start,
-    async sentinel(master, name) {
+    async sentinel(master, name, auth = {}) {
       const conf = join(folder('sentinel'), 'sentinel.conf');
-      writeFileSync(conf, `sentinel monitor ${name} 127.0.0.1 ${master.port} 1\nsentinel down-after-milliseconds ${name} 1000\n`);
-      return start({ sentinelConfig: conf });
+      const lines = [`sentinel monitor ${name} 127.0.0.1 ${master.port} 1`, `sentinel down-after-milliseconds ${name} 1000`];
+      if (auth.masterPassword) lines.push(`sentinel auth-pass ${name} ${auth.masterPassword}`);
+      writeFileSync(conf, `${lines.join('\n')}\n`);
+      return start({ sentinelConfig: conf, ...(auth.password ? { password: auth.password } : {}) });
     },
     tlsFiles() {
       const dir = folder('tls');
       const f = (n: string) => join(dir, n);
       const ssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
-      ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('ca.key'), '-out', f('ca.crt'), '-days', '2', '-subj', '/CN=bulk-enroll test CA');
+      // EC P-256 keys: quick to make (RSA keys take seconds on a busy machine).
+      const key = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+      ssl('req', '-x509', ...key, '-keyout', f('ca.key'), '-out', f('ca.crt'), '-days', '2', '-subj', '/CN=bulk-enroll test CA');
       writeFileSync(f('server.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
       for (const who of ['server', 'client']) {
-        ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', f(`${who}.key`), '-out', f(`${who}.csr`), '-subj', `/CN=${who === 'server' ? 'localhost' : 'bulk-enroll'}`);
+        ssl('req', ...key, '-keyout', f(`${who}.key`), '-out', f(`${who}.csr`), '-subj', `/CN=${who === 'server' ? 'localhost' : 'bulk-enroll'}`);
         ssl('x509', '-req', '-in', f(`${who}.csr`), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f(`${who}.crt`), '-days', '2', ...(who === 'server' ? ['-extfile', f('server.ext')] : []));
         chmodSync(f(`${who}.key`), 0o600);
       }
