@@ -35,33 +35,42 @@ export function connectionOptionsOf(settings: RedisSettings): RedisOptions {
 }
 
 /**
- * A connection to the configured Redis. `overrides` change behaviour (retries,
- * protocol, lazy connect…), never the address or TLS. A plain URL string is accepted
- * for callers that have nothing more.
+ * A connection to the configured Redis with exactly these options (ioredis' defaults
+ * for the rest); the address and TLS always come from the settings.
  */
-export function createRedis(target: RedisSettings | string, overrides: RedisOptions = {}): Redis {
-  const settings = typeof target === 'string' ? redisSettingsOf(target) : target;
+export function openRedis(settings: RedisSettings, options: RedisOptions = {}): Redis {
   // ioredis reads host, port, credentials and database from the URL (with Sentinel, the
   // URL's host is not used: the Sentinels name the master).
-  const client = new Redis(settings.url, {
-    maxRetriesPerRequest: null,
-    enableReadyCheck: true,
-    retryStrategy: (times) => Math.min(times * 200, 2000),
-    ...overrides,
-    ...connectionOptionsOf(settings),
-  });
+  const client = new Redis(settings.url, { ...options, ...connectionOptionsOf(settings) });
   // Errors surface through the watchdog and failed commands; an unhandled 'error' event would crash.
   client.on('error', () => {});
   return client;
 }
 
 /**
+ * A connection for the runtime, the run store and the commands: no per-command retry
+ * limit (BullMQ's blocking commands need that), reconnecting every 0.2–2 s. `overrides`
+ * change behaviour (retries, lazy connect…), never the address or TLS. A plain URL
+ * string is accepted for callers that have nothing more.
+ */
+export function createRedis(target: RedisSettings | string, overrides: RedisOptions = {}): Redis {
+  const settings = typeof target === 'string' ? redisSettingsOf(target) : target;
+  return openRedis(settings, {
+    maxRetriesPerRequest: null,
+    enableReadyCheck: true,
+    retryStrategy: (times) => Math.min(times * 200, 2000),
+    ...overrides,
+  });
+}
+
+/**
  * The shared limiter's `connect` option: its own connection to the same Redis (TLS,
- * Sentinel), with ioredis' default retries; `onOpen` sees it first (the runtime's guard).
+ * Sentinel) with the limiter's options and ioredis' defaults for the rest, as before
+ * it went through here; `onOpen` sees it first (the runtime's guard).
  */
 export function limiterConnection(settings: RedisSettings, onOpen?: (client: Redis) => void): (options: RedisOptions) => Redis {
   return (options) => {
-    const client = createRedis(settings, { maxRetriesPerRequest: 20, retryStrategy: (times) => Math.min(times * 50, 2000), ...options });
+    const client = openRedis(settings, options);
     onOpen?.(client);
     return client;
   };
