@@ -117,8 +117,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       for (const w of workers) void (full ? w.pause(true) : w.resume()).catch(() => undefined);
     },
   });
-  await guard.start();
-  const kept = guard.serverHealth && persistenceVisible(guard.serverHealth.persistence);
+  guard.start();
   const watchdog = watchRedis(
     redis,
     config.redisReconnectWindowMs,
@@ -126,7 +125,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       onFatal(
         new Error(
           `Redis at ${where} has been unreachable for ${Math.round(down / 1000)} s; stopping. ` +
-            (kept
+            (!guard.serverHealth || persistenceVisible(guard.serverHealth.persistence)
               ? 'Run state is kept in Redis: resume once it is back.'
               : 'This Redis shows no persistence: resume once it is back with its data; if it comes back empty, the runs\' records are gone and the file must be run again.'),
         ),

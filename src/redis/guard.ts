@@ -82,14 +82,16 @@ export class RedisGuard {
     return this.health;
   }
 
-  async start(): Promise<void> {
+  /** Starts watching; the server is read in the background (a Redis that is away must not hold up the start). */
+  start(): void {
     const { redis } = this.opts;
     this.watch(redis);
-    try {
-      this.health = this.opts.health ?? (await inspectRedis(redis));
-      this.confirmedRunId = this.health.runId || undefined;
-    } catch {
-      // INFO unavailable (renamed on some managed services): run_id changes go unseen, meta checks still work
+    if (this.opts.health) this.baseline(this.opts.health);
+    else {
+      inspectRedis(redis).then(
+        (h) => this.baseline(h),
+        () => undefined, // INFO unavailable (renamed on some managed services): run_id changes go unseen, meta checks still work
+      );
     }
     const onClose = () => {
       this.wasDown = true;
@@ -104,6 +106,11 @@ export class RedisGuard {
     this.listeners.push(() => redis.off('close', onClose), () => redis.off('ready', onReady));
     this.timer = setInterval(() => this.tick(), 500);
     this.timer.unref();
+  }
+
+  private baseline(h: RedisHealth): void {
+    this.health = h;
+    this.confirmedRunId ??= h.runId || undefined;
   }
 
   /** Counts this connection's OOM answers too (the limiter's, a command's own). */
