@@ -133,10 +133,15 @@ export class RedisGuard {
     });
   }
 
-  /** This process handed `rows` more rows of the run to the workers (counted until the next look at its records). */
+  /**
+   * This process handed `rows` more rows of the run to the workers (counted until the
+   * next look at its records; before the first look, they are all that is known).
+   */
   noteFed(runId: string, rows: number): void {
+    if (rows <= 0 || this.settled.has(runId)) return;
     const snap = this.snapshots.get(runId);
-    if (snap && rows > 0) snap.fed += rows;
+    if (snap) snap.fed += rows;
+    else this.snapshots.set(runId, { stored: rows, fed: rows, activated: 0 });
   }
 
   stop(): void {
