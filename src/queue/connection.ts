@@ -66,14 +66,10 @@ export function createRedis(target: RedisSettings | string, overrides: RedisOpti
 /**
  * The shared limiter's `connect` option: its own connection to the same Redis (TLS,
  * Sentinel) with the limiter's options and ioredis' defaults for the rest, as before
- * it went through here; `onOpen` sees it first (the runtime's guard).
+ * it went through here.
  */
-export function limiterConnection(settings: RedisSettings, onOpen?: (client: Redis) => void): (options: RedisOptions) => Redis {
-  return (options) => {
-    const client = openRedis(settings, options);
-    onOpen?.(client);
-    return client;
-  };
+export function limiterConnection(settings: RedisSettings): (options: RedisOptions) => Redis {
+  return (options) => openRedis(settings, options);
 }
 
 export interface RedisWatchdog {

@@ -84,8 +84,6 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const qopts = queueOptions(config, redis);
   const enrollQueue = new Queue(QUEUES.enroll, qopts);
   const pollQueue = new Queue(QUEUES.poll, qopts);
-  enrollQueue.on('error', (err) => logger.debug('enroll queue error', { error: err.message }));
-  pollQueue.on('error', (err) => logger.debug('poll queue error', { error: err.message }));
 
   let resolveFatal!: (e: Error) => void;
   const fatal = new Promise<Error>((r) => (resolveFatal = r));
@@ -118,6 +116,14 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     },
   });
   guard.start();
+  enrollQueue.on('error', (err) => {
+    guard.noteError(err);
+    logger.debug('enroll queue error', { error: err.message });
+  });
+  pollQueue.on('error', (err) => {
+    guard.noteError(err);
+    logger.debug('poll queue error', { error: err.message });
+  });
   const watchdog = watchRedis(
     redis,
     config.redisReconnectWindowMs,
@@ -156,7 +162,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   if (runWorkers) {
     limiter = await createSharedLimiter({
       redisUrl: config.redisUrl,
-      connect: limiterConnection(config.redis, (client) => guard.watch(client)),
+      connect: limiterConnection(config.redis),
       prefix: config.prefix,
       buckets: {
         factors: { ratePerMinute: config.rateLimit, maxConcurrent: config.maxConcurrent },
@@ -230,8 +236,13 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
           settings: { backoffStrategy },
         },
       );
-      worker.on('error', (err) => logger.debug(`${name} worker error`, { error: err.message }));
+      // Errors tell the guard when Redis refuses writes (a full Redis answers OOM).
+      worker.on('error', (err) => {
+        guard.noteError(err);
+        logger.debug(`${name} worker error`, { error: err.message });
+      });
       worker.on('failed', (job, err) => {
+        guard.noteError(err);
         if (!job?.data?.runId || err instanceof DelayedError) return;
         void (async () => {
           const state = await job.getState().catch(() => 'unknown');
@@ -276,6 +287,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
         if (feeding || stopping) return;
         feeding = tick()
           .catch((err: unknown) => {
+            guard.noteError(err);
             logger.debug('feeder pass failed', { error: (err as Error).message });
           })
           .finally(() => {

@@ -6,8 +6,10 @@
  *  - records that vanished: the meta record of a run this process works on is gone
  *    (Redis restarted without persistence — its run_id changes —, was flushed, or
  *    evicted keys), instead of waiting forever and reporting an empty run.
- * The runtime owns it: start() after connecting, watch() on every connection it
- * opens, stop() on close; it says which runs must exist through `runsInUse`.
+ * The runtime owns it: start() after connecting, noteError() with the errors its
+ * workers, queues and feeder meet, stop() on close; it says which runs must exist
+ * through `runsInUse`. (It hears of errors from where they surface rather than by
+ * wrapping every command: that would tax every command of a run.)
  */
 import type { Redis } from 'ioredis';
 import { runKeys } from '../runs/keys.js';
@@ -47,11 +49,6 @@ interface Snapshot {
   activated: number;
 }
 
-interface SendCommandHost {
-  sendCommand(command: { promise?: Promise<unknown> }, ...rest: unknown[]): unknown;
-}
-
-const TAPPED = Symbol.for('bulk-enroll.redis-guard-tap');
 /** Refused writes that come back within this long after an episode ended continue it. */
 const RECUR_MS = 10_000;
 
@@ -72,7 +69,6 @@ export class RedisGuard {
   private wasDown = false;
   private readonly snapshots = new Map<string, Snapshot>();
   private readonly settled = new Set<string>();
-  private readonly taps: Array<() => void> = [];
   private readonly listeners: Array<() => void> = [];
 
   constructor(private readonly opts: RedisGuardOptions) {}
@@ -85,7 +81,6 @@ export class RedisGuard {
   /** Starts watching; the server is read in the background (a Redis that is away must not hold up the start). */
   start(): void {
     const { redis } = this.opts;
-    this.watch(redis);
     if (this.opts.health) this.baseline(this.opts.health);
     else {
       inspectRedis(redis).then(
@@ -113,24 +108,12 @@ export class RedisGuard {
     this.confirmedRunId ??= h.runId || undefined;
   }
 
-  /** Counts this connection's OOM answers too (the limiter's, a command's own). */
-  watch(client: Redis): void {
-    const host = client as unknown as SendCommandHost & { [TAPPED]?: true };
-    if (host[TAPPED]) return;
-    const original = host.sendCommand;
-    const seen = (err: unknown) => {
-      if (isOomError(err) || isExecAbort(err)) this.noteOom(err);
-    };
-    host.sendCommand = function (this: SendCommandHost, command, ...rest) {
-      const result = original.call(this, command, ...rest);
-      command.promise?.catch(seen);
-      return result;
-    };
-    host[TAPPED] = true;
-    this.taps.push(() => {
-      host.sendCommand = original;
-      delete host[TAPPED];
-    });
+  /**
+   * An error a Redis command gave (a worker's, a queue's, the feeder's…): OOM answers
+   * and the transactions discarded because of them are what the guard looks for.
+   */
+  noteError(err: unknown): void {
+    if (isOomError(err) || isExecAbort(err)) this.noteOom(err);
   }
 
   /**
@@ -147,7 +130,6 @@ export class RedisGuard {
   stop(): void {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
-    for (const undo of this.taps.splice(0)) undo();
     for (const off of this.listeners.splice(0)) off();
   }
 
