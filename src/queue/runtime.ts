@@ -115,7 +115,6 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       for (const w of workers) void (full ? w.pause(true) : w.resume()).catch(() => undefined);
     },
   });
-  guard.start();
   enrollQueue.on('error', (err) => {
     guard.noteError(err);
     logger.debug('enroll queue error', { error: err.message });
@@ -150,6 +149,8 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     wasDown = false;
     void store.markRecovering(2 * config.lockDurationMs + config.reconcileIntervalMs).catch(() => undefined);
   });
+  // Started after the line above, so that on a reconnect the recovery mark goes out first.
+  guard.start();
 
   const reconciler = new Reconciler({ store, enrollQueue, pollQueue, logger });
   let limiter: SharedLimiter | undefined;
