@@ -17,6 +17,7 @@ import { flagName, given, readSettings, type Values } from './settings/define.js
 import { CLOSE_SETTINGS, LOG_SETTINGS, METRICS_SETTINGS, OKTA_SETTINGS, PROCESS_SETTINGS, REDIS_SETTINGS, RUN_SETTINGS, WORKER_SETTINGS } from './settings/table.js';
 
 const REST_OF_PROCESS = { ...REDIS_SETTINGS, ...WORKER_SETTINGS, ...LOG_SETTINGS, ...CLOSE_SETTINGS, ...METRICS_SETTINGS };
+import { parseRedisSettings, redisSettingsOf, type RedisSettings } from './redis/settings.js';
 
 export const SECOND = 1000;
 export const MINUTE = 60 * SECOND;
@@ -44,6 +45,10 @@ export interface ProcessConfig {
   /** Set in oauth mode. */
   oauth?: OAuthConfig;
   redisUrl: string;
+  /** How to reach Redis: the URL, TLS files, or Sentinel (src/redis/settings.ts). */
+  redis: RedisSettings;
+  /** Use a Redis whose maxmemory-policy is volatile-* (evicts keys with a TTL); recorded in the manifest. */
+  allowEvictionPolicy: boolean;
   /** Namespace for every Redis key (BullMQ queues and run state). */
   prefix: string;
   /** Calls per minute per Okta bucket (factors); an upper bound the limiter starts from. */
@@ -80,6 +85,8 @@ export interface ProcessConfig {
   exportActivation?: string;
   /** How long Redis may be unreachable before the process gives up (exit 1). */
   redisReconnectWindowMs: number;
+  /** How long a full Redis (OOM answers) may refuse writes before the process gives up (exit 1). */
+  redisOomGraceMs: number;
   /** Rows in flight (fed to the queues, not finished) per run. */
   maxInFlight: number;
   /** BullMQ job lock: a job whose worker died is taken over after about this long. */
@@ -154,6 +161,8 @@ function processConfigFrom(v: Values<typeof PROCESS_SETTINGS>): Omit<ProcessConf
   return {
     authMode: v.auth!,
     redisUrl: v.redis!,
+    redis: redisSettingsOf(v.redis!),
+    allowEvictionPolicy: v.allowEvictionPolicy!,
     prefix: v.prefix!,
     rateLimit: v.rateLimit!,
     usersRateLimit: v.usersRateLimit ?? v.rateLimit!,
@@ -172,6 +181,7 @@ function processConfigFrom(v: Values<typeof PROCESS_SETTINGS>): Omit<ProcessConf
     metricsHost: v.metricsHost!,
     ...(v.exportActivation ? { exportActivation: v.exportActivation } : {}),
     redisReconnectWindowMs: v.redisReconnectWindowMs!,
+    redisOomGraceMs: v.redisOomGraceMs!,
     maxInFlight: v.maxInFlight!,
     lockDurationMs: v.lockDurationMs!,
     stalledIntervalMs: v.stalledIntervalMs!,
@@ -307,8 +317,24 @@ export function loadProcessConfig(flags: RawOptions, opts: LoadOptions = {}): Pr
       if (given(LOG_SETTINGS[key], flags, {})) problems.push(`${flagName(LOG_SETTINGS[key].flag)}: only used with --log-file (without it nothing is written to a file)`);
     }
   }
+  const redisParsed = parseRedisSettings(
+    {
+      url: base.redisUrl,
+      caFile: v.redisCa,
+      certFile: v.redisCert,
+      keyFile: v.redisKey,
+      tlsServername: v.redisTlsServername,
+      tlsInsecure: v.redisTlsInsecure === true,
+      sentinels: v.redisSentinels,
+      masterName: v.redisMaster,
+      sentinelUsername: env.REDIS_SENTINEL_USERNAME || undefined,
+      sentinelPassword: env.REDIS_SENTINEL_PASSWORD || undefined,
+    },
+    opts.warn,
+  );
+  problems.push(...redisParsed.problems);
   if (problems.length) throw new ConfigError(problems);
-  return { ...base, ...credentials };
+  return { ...base, ...credentials, ...(redisParsed.settings ? { redis: redisParsed.settings } : {}) };
 }
 
 export function loadRunSettings(flags: RawOptions, env: NodeJS.ProcessEnv = process.env): RunSettings {

@@ -6,6 +6,7 @@
  */
 import type { ProcessConfig } from '../config.js';
 import { createSharedLimiter } from '../limiter/index.js';
+import { limiterConnection } from '../queue/connection.js';
 import { registerSecret, type Logger } from '../logger.js';
 import { createAuth } from '../okta/auth.js';
 import { createOktaClient } from '../okta/client.js';
@@ -19,6 +20,7 @@ export interface AuditGate {
 export async function openAuditGate(config: ProcessConfig, logger: Logger): Promise<AuditGate> {
   const limiter = await createSharedLimiter({
     redisUrl: config.redisUrl,
+    connect: limiterConnection(config.redis),
     prefix: config.prefix,
     buckets: {
       factors: { ratePerMinute: config.rateLimit, maxConcurrent: config.maxConcurrent },

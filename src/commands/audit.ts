@@ -95,7 +95,7 @@ export async function auditCommand(
   // A file that names no usable user stops here, before anything is read from Okta.
   if (usersFile) await checkUserList(usersFile, listOptions);
   // Redis carries the shared rate limiter: every process reading from the org shares its budget.
-  await ensureRedis(config.redisUrl);
+  await ensureRedis(config, { purpose: 'read' });
 
   const logger = createLogger(config);
   for (const w of warnings) logger.warn(w);

@@ -73,7 +73,7 @@ export async function dashboardCommand(
   }
   if (problems.length || !config) throw new ConfigError(problems);
 
-  await ensureRedis(config.redisUrl);
+  await ensureRedis(config, { purpose: 'read' });
   const logger = createLogger(config);
   for (const w of warnings) logger.warn(w);
   const shutdown = onShutdownSignal({ closeTimeoutMs: config.closeTimeoutMs, logger });
@@ -81,6 +81,7 @@ export async function dashboardCommand(
   try {
     dashboard = await startDashboard({
       redisUrl: config.redisUrl,
+      redisSettings: config.redis,
       prefix: config.prefix,
       host,
       port,

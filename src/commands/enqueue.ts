@@ -30,6 +30,8 @@ export async function enqueueCommand(csv: string, flags: RawOptions, io: { env?:
   const { RunStore } = await import('../runs/store.js');
   const { createRedis } = await import('../queue/connection.js');
   const { ensureRedis } = await import('./redis-check.js');
+  const { storeWithinMemory } = await import('../redis/partial-run.js');
+  const { describeRedis } = await import('../redis/settings.js');
   const { readOptionsFromFlags } = await import('./run.js');
   const out = io.out ?? process.stdout;
 
@@ -41,11 +43,14 @@ export async function enqueueCommand(csv: string, flags: RawOptions, io: { env?:
   if (problems.length || !config || !settings) throw new ConfigError(problems);
 
   const summary = await inspectInput(csv, { ...readOptions, countDuplicates: false });
-  await ensureRedis(config.redisUrl);
-  const redis = createRedis(config.redisUrl);
+  await ensureRedis(config);
+  const redis = createRedis(config.redis);
   try {
     const store = new RunStore(redis, config.prefix);
-    const { runId } = await ingestCsv(store, csv, settings, { readOptions, command: 'enqueue' });
+    // A full Redis gets a few seconds, then one error saying memory; never "queued".
+    const { runId } = await storeWithinMemory(store, { where: describeRedis(config.redis), sha256: summary.sha256, graceMs: config.redisOomGraceMs }, (id) =>
+      ingestCsv(store, csv, settings, { readOptions, runId: id, command: 'enqueue' }),
+    );
     out.write(`${summary.rows} rows (${summary.invalidCount} invalid) queued from ${csv} (SHA-256 ${summary.sha256})\n`);
     out.write(`${runId}\n`);
     return runId;

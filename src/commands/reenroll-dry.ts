@@ -39,7 +39,7 @@ export async function reenrollDryRun(o: ReenrollDryRunOptions): Promise<import('
   const logger = createLogger(config);
   for (const w of o.warnings ?? []) logger.warn(w);
   const file = planPathFor(o.flags);
-  const redis = createRedis(config.redisUrl);
+  const redis = createRedis(config.redis);
   let readOnly: Awaited<ReturnType<typeof openReadOnlyOkta>> | undefined;
   try {
     readOnly = await openReadOnlyOkta(config, logger);

@@ -114,7 +114,7 @@ export async function reenrollCommand(flags: RawOptions, io: ReenrollIo = {}): P
   if (users !== undefined) await inspectInput(users, usersReadOptions);
 
   if (flags.dryRun) {
-    await ensureRedis(config.redisUrl);
+    await ensureRedis(config, { purpose: 'read' });
     const { reenrollDryRun } = await import('./reenroll-dry.js');
     const plan = await reenrollDryRun({
       config,
@@ -131,7 +131,7 @@ export async function reenrollCommand(flags: RawOptions, io: ReenrollIo = {}): P
 
   const logger = createLogger(config);
   for (const w of warnings) logger.warn(w);
-  await ensureRedis(config.redisUrl);
+  await ensureRedis(config, { warn: (m) => logger.warn(m) });
   const shutdown = onShutdownSignal({ closeTimeoutMs: config.closeTimeoutMs, logger });
   const runtime = await startRuntime({ config, logger, tasks, closeTimeoutMs: shutdown.jobGraceMs });
   try {

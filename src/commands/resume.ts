@@ -33,6 +33,7 @@ export async function resumeCommand(runId: string, flags: RawOptions, io: { env?
   const { noSuchRun } = await import('./with-store.js');
   const { ensureRedis } = await import('./redis-check.js');
   const { loadManifestSigningKey } = await import('../runs/manifest.js');
+  const { redisManifestOptions } = await import('../redis/health.js');
   const config = loadProcessConfig(flags, { env: io.env });
   const reportTarget = (flags.report as string | undefined) ?? `reports/${runId}.csv`;
   const { checkReportTarget } = await import('../csv/report-target.js');
@@ -41,7 +42,7 @@ export async function resumeCommand(runId: string, flags: RawOptions, io: { env?
   // An unreadable key stops here, before the run is touched.
   const signKey = typeof flags.signKey === 'string' ? await loadManifestSigningKey(flags.signKey) : undefined;
   const logger = createLogger(config);
-  await ensureRedis(config.redisUrl);
+  const redisHealth = await ensureRedis(config, { warn: (m) => logger.warn(m) });
   const shutdown = onShutdownSignal({ closeTimeoutMs: config.closeTimeoutMs, logger });
   const runtime = await startRuntime({ config, logger, tasks, closeTimeoutMs: shutdown.jobGraceMs });
   try {
@@ -68,7 +69,7 @@ export async function resumeCommand(runId: string, flags: RawOptions, io: { env?
       runtime,
       out: io.out,
       excel: Boolean(flags.excel),
-      manifest: { command: 'resume', options: flags, startedAt, ...(signKey ? { signKey } : {}) },
+      manifest: { command: 'resume', options: { ...flags, ...redisManifestOptions(redisHealth, config.allowEvictionPolicy) }, startedAt, ...(signKey ? { signKey } : {}) },
     });
   } finally {
     await runtime.close();

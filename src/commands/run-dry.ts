@@ -49,7 +49,7 @@ export async function dryRun(o: DryRunOptions): Promise<import('../runs/plan.js'
   registerSecret(config.token);
   if (o.csv !== undefined) await inspectInput(o.csv, o.readOptions);
   // Redis carries the shared rate limiter.
-  await ensureRedis(config.redisUrl);
+  await ensureRedis(config, { purpose: 'read' });
   const logger = createLogger(config);
   for (const w of o.warnings ?? []) logger.warn(w);
   const file = planPathFor(o.flags);

@@ -53,6 +53,9 @@ export async function runCommand(csv: string | undefined, flags: RawOptions, io:
   const { ensureRedis } = await import('./redis-check.js');
   const { loadManifestSigningKey } = await import('../runs/manifest.js');
   const { startObservability } = await import('../metrics/index.js');
+  const { redisManifestOptions } = await import('../redis/health.js');
+  const { storeWithinMemory } = await import('../redis/partial-run.js');
+  const { describeRedis } = await import('../redis/settings.js');
 
   const problems: string[] = [];
   const warnings: string[] = [];
@@ -98,13 +101,14 @@ export async function runCommand(csv: string | undefined, flags: RawOptions, io:
   for (const w of warnings) logger.warn(w);
 
   // File-level problems stop here, before anything touches Redis.
+  let inspected: Awaited<ReturnType<typeof inspectInput>> | undefined;
   if (csv !== undefined) {
     const { columnNotes, delimiterNote } = await import('../csv/input-notes.js');
     const { inputLabel } = await import('../csv/stdin-spool.js');
-    const first = await inspectInput(csv, { ...readOptions, countDuplicates: false });
-    logger.info(`input ${inputLabel(csv)}: ${first.rows} rows; ${[delimiterNote(first), ...columnNotes(first)].join('; ')}`);
+    inspected = await inspectInput(csv, { ...readOptions, countDuplicates: false });
+    logger.info(`input ${inputLabel(csv)}: ${inspected.rows} rows; ${[delimiterNote(inspected), ...columnNotes(inspected)].join('; ')}`);
   }
-  await ensureRedis(config.redisUrl);
+  const redisHealth = await ensureRedis(config, { warn: (m) => logger.warn(m) });
 
   const obs = await startObservability(config, logger, io.env);
   const shutdown = onShutdownSignal({ closeTimeoutMs: config.closeTimeoutMs, logger });
@@ -131,7 +135,9 @@ export async function runCommand(csv: string | undefined, flags: RawOptions, io:
         await runtime.reconcileNow({ immediate: true, runId });
       }
     } else {
-      runId = (await ingestCsv(runtime.store, csv, settings, { readOptions, command: 'run' })).runId;
+      // A full Redis gets a few seconds, then one error saying memory.
+      const where = describeRedis(config.redis);
+      runId = (await storeWithinMemory(runtime.store, { where, sha256: inspected?.sha256, graceMs: config.redisOomGraceMs }, (id) => ingestCsv(runtime.store, csv, settings, { readOptions, runId: id, command: 'run' }))).runId;
     }
     logger.info(`run ${runId} started`, { runId, ...(csv !== undefined ? { file: csv } : { group: group ?? groupName }) });
     await executeRun({
@@ -144,7 +150,7 @@ export async function runCommand(csv: string | undefined, flags: RawOptions, io:
       runtime,
       out: io.out,
       excel: Boolean(flags.excel),
-      manifest: { command: 'run', options: flags, startedAt, ...(signKey ? { signKey } : {}) },
+      manifest: { command: 'run', options: { ...flags, ...redisManifestOptions(redisHealth, config.allowEvictionPolicy) }, startedAt, ...(signKey ? { signKey } : {}) },
     });
   } finally {
     await runtime.close();

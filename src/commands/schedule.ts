@@ -143,8 +143,8 @@ export async function scheduleCommand(flags: RawOptions, io: { env?: NodeJS.Proc
     snapshot = { rows: s.all, sha256: s.sha256 };
   }
 
-  await ensureRedis(config.redisUrl);
-  const redis = createRedis(config.redisUrl);
+  await ensureRedis(config);
+  const redis = createRedis(config.redis);
   const queue = controlQueue(config, redis);
   const schedules = new ScheduleStore(redis, config.prefix);
   try {

@@ -12,8 +12,8 @@ export async function withRunStore<T>(flags: RawOptions, env: NodeJS.ProcessEnv 
   const { createRedis } = await import('../queue/connection.js');
   const { ensureRedis } = await import('./redis-check.js');
   const config = loadProcessConfig(flags, { env, needOkta: false });
-  await ensureRedis(config.redisUrl);
-  const redis = createRedis(config.redisUrl);
+  await ensureRedis(config, { purpose: 'read' });
+  const redis = createRedis(config.redis);
   try {
     return await fn(new RunStore(redis, config.prefix), config);
   } finally {

@@ -30,7 +30,7 @@ export async function workerCommand(flags: RawOptions, io: { env?: NodeJS.Proces
   const config = loadProcessConfig(flags, { env: io.env, warn: (m) => warnings.push(m) });
   const logger = createLogger(config);
   for (const w of warnings) logger.warn(w);
-  await ensureRedis(config.redisUrl);
+  await ensureRedis(config, { warn: (m) => logger.warn(m) });
   const obs = await startObservability(config, logger, io.env);
   const shutdown = onShutdownSignal({ closeTimeoutMs: config.closeTimeoutMs, logger });
   const runtime = await startRuntime({ config, logger, tasks, closeTimeoutMs: shutdown.jobGraceMs, control: true, telemetry: obs.telemetry }).catch(async (err: unknown) => {
@@ -45,5 +45,5 @@ export async function workerCommand(flags: RawOptions, io: { env?: NodeJS.Proces
   shutdown.dispose();
   logger.info('worker stopped', { pid: process.pid });
   logger.close();
-  if (fatal instanceof Error) throw new FatalRunError(fatal.message);
+  if (fatal instanceof Error) throw fatal instanceof FatalRunError ? fatal : new FatalRunError(fatal.message);
 }

@@ -18,6 +18,7 @@ import { stringify } from 'csv-stringify';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { createRedis } from '../queue/connection.js';
+import type { RedisSettings } from '../redis/settings.js';
 import { isValidRunId, QUEUES } from '../runs/keys.js';
 import { reportRows } from '../runs/report-rows.js';
 import { RunStore } from '../runs/store.js';
@@ -27,6 +28,8 @@ import { renderRunList, renderRunPage, type RunView } from './pages.js';
 
 export interface DashboardOptions {
   redisUrl: string;
+  /** TLS / Sentinel settings (default: the plain redisUrl). */
+  redisSettings?: RedisSettings;
   prefix: string;
   /** Default 127.0.0.1. */
   host?: string;
@@ -77,7 +80,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
   const problems = exposureProblems({ host, credentials: opts.credentials, tls: Boolean(opts.tls), behindTlsProxy: opts.behindTlsProxy });
   if (problems.length) throw new ConfigError(problems);
 
-  const redis = createRedis(opts.redisUrl);
+  const redis = createRedis(opts.redisSettings ?? opts.redisUrl);
   const store = new RunStore(redis, opts.prefix);
   const queues = [QUEUES.enroll, QUEUES.poll].map((name) => new Queue(name, { connection: redis, prefix: opts.prefix }));
   for (const q of queues) q.on('error', (err) => opts.logger?.debug('dashboard queue error', { error: err.message }));

@@ -27,7 +27,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import Bottleneck from 'bottleneck';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { classifyRateLimit } from '../okta/rate-limit-headers.js';
@@ -57,6 +57,8 @@ export type Lane = 'enroll' | 'poll' | 'other';
 export interface SharedLimiterOptions {
   /** The limiter opens its own connection. */
   redisUrl: string;
+  /** Opens that connection with these options (default: `new Redis(redisUrl, options)`): the runner's factory, for TLS and Sentinel. */
+  connect?: (options: RedisOptions) => Redis;
   /** Key namespace; every key and process id carries it. */
   prefix: string;
   /** Configured upper bounds; missing buckets get DEFAULT_BUDGETS. */
@@ -318,12 +320,13 @@ class RedisSharedLimiter implements SharedLimiter {
 export async function createSharedLimiter(opts: SharedLimiterOptions): Promise<SharedLimiter> {
   const problems = validateLimiterOptions(opts);
   if (problems.length) throw new ConfigError(problems);
-  const redis = new Redis(opts.redisUrl, {
+  const options: RedisOptions = {
     // RESP2: the scripts' array replies arrive as plain arrays whatever the server default.
     protocol: 2,
     connectionName: `${opts.prefix}:limiter`,
     enableAutoPipelining: true,
-  }) as LimiterRedis;
+  };
+  const redis = (opts.connect ? opts.connect(options) : new Redis(opts.redisUrl, options)) as LimiterRedis;
   redis.on('error', (err: Error) => {
     opts.logger?.debug('rate limiter: Redis connection error', { error: err.message });
   });

@@ -19,7 +19,11 @@ import { RunStore } from '../runs/store.js';
 import { openActivationExport } from '../runs/activation-export.js';
 import { startControlWorker, type ControlOptions, type ControlWorker } from '../reenroll/control.js';
 import type { JobContext, JobDeps, RowJobData, RowTask, Tasks } from './tasks.js';
-import { createRedis, watchRedis } from './connection.js';
+import { createRedis, limiterConnection, watchRedis } from './connection.js';
+import { RedisGuard } from '../redis/guard.js';
+import { RedisFullError, RedisRecordsLostError } from '../redis/errors.js';
+import { persistenceVisible } from '../redis/health.js';
+import { describeRedis } from '../redis/settings.js';
 import { feedRun } from './feeder.js';
 import { Reconciler } from './reconciler.js';
 import { watchRunLog } from './log-watcher.js';
@@ -80,29 +84,64 @@ export function queueOptions(config: Pick<ProcessConfig, 'prefix'>, connection: 
 export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const { config, logger } = opts;
   const runWorkers = opts.workers !== false;
-  const redis = createRedis(config.redisUrl);
+  const redis = createRedis(config.redis);
+  const where = describeRedis(config.redis);
   const store = new RunStore(redis, config.prefix);
   const qopts = queueOptions(config, redis, opts.telemetry);
   const enrollQueue = new Queue(QUEUES.enroll, qopts);
   const pollQueue = new Queue(QUEUES.poll, qopts);
-  enrollQueue.on('error', (err) => logger.debug('enroll queue error', { error: err.message }));
-  pollQueue.on('error', (err) => logger.debug('poll queue error', { error: err.message }));
 
   let resolveFatal!: (e: Error) => void;
   const fatal = new Promise<Error>((r) => (resolveFatal = r));
   let fatalSeen = false;
+  let fatalError: Error | undefined;
   const onFatal = (err: Error) => {
     if (fatalSeen) return;
     fatalSeen = true;
+    fatalError = err;
     logger.error(err.message);
     resolveFatal(err);
   };
 
+  // A full Redis and a Redis that lost the records of the runs worked on here are fatal too.
+  const runsSeen = new Set<string>();
+  let redisFull = false;
+  const workers: Worker[] = [];
+  const guard = new RedisGuard({
+    redis,
+    where,
+    prefix: config.prefix,
+    onFatal,
+    runsInUse: () => runsSeen,
+    logger,
+    graceMs: config.redisOomGraceMs,
+    // While Redis refuses writes, workers and the feeder wait instead of looping on refused commands.
+    onPressure: (full) => {
+      redisFull = full;
+      for (const w of workers) void (full ? w.pause(true) : w.resume()).catch(() => undefined);
+    },
+  });
+  enrollQueue.on('error', (err) => {
+    guard.noteError(err);
+    logger.debug('enroll queue error', { error: err.message });
+  });
+  pollQueue.on('error', (err) => {
+    guard.noteError(err);
+    logger.debug('poll queue error', { error: err.message });
+  });
   const watchdog = watchRedis(
     redis,
     config.redisReconnectWindowMs,
-    (down) => onFatal(new Error(`Redis at ${redactUrl(config.redisUrl)} has been unreachable for ${Math.round(down / 1000)} s; stopping. Run state is kept in Redis: resume once it is back.`)),
-    () => logger.warn('Redis connection lost; reconnecting', { redis: redactUrl(config.redisUrl) }),
+    (down) =>
+      onFatal(
+        new Error(
+          `Redis at ${where} has been unreachable for ${Math.round(down / 1000)} s; stopping. ` +
+            (!guard.serverHealth || persistenceVisible(guard.serverHealth.persistence)
+              ? 'Run state is kept in Redis: resume once it is back.'
+              : 'This Redis shows no persistence: resume once it is back with its data; if it comes back empty, the runs\' records are gone and the file must be run again.'),
+        ),
+      ),
+    () => logger.warn('Redis connection lost; reconnecting', { redis: where }),
   );
 
   // After Redis comes back, its last second of writes may be gone (AOF everysec): for a
@@ -116,13 +155,14 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     wasDown = false;
     void store.markRecovering(2 * config.lockDurationMs + config.reconcileIntervalMs).catch(() => undefined);
   });
+  // Started after the line above, so that on a reconnect the recovery mark goes out first.
+  guard.start();
 
   const reconciler = new Reconciler({ store, enrollQueue, pollQueue, logger });
   let limiter: SharedLimiter | undefined;
   let okta: OktaClient | undefined;
   let oktaPoll: OktaClient | undefined;
   let oktaOther: OktaClient | undefined;
-  const workers: Worker[] = [];
   let control: ControlWorker | undefined;
   const closers: Array<() => void> = [];
 
@@ -131,6 +171,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     const tasks = opts.tasks;
     limiter = await createSharedLimiter({
       redisUrl: config.redisUrl,
+      connect: limiterConnection(config.redis),
       prefix: config.prefix,
       buckets: {
         factors: { ratePerMinute: config.rateLimit, maxConcurrent: config.maxConcurrent },
@@ -217,7 +258,11 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
           ...(opts.telemetry ? { telemetry: opts.telemetry } : {}),
         },
       );
-      worker.on('error', (err) => logger.debug(`${name} worker error`, { error: err.message }));
+      // Errors tell the guard when Redis refuses writes (a full Redis answers OOM).
+      worker.on('error', (err) => {
+        guard.noteError(err);
+        logger.debug(`${name} worker error`, { error: err.message });
+      });
       worker.on('lockRenewalFailed', (jobIds) => {
         // This worker was paused past its lock (a GC pause, a suspended VM, SIGSTOP): another worker
         // may have the job now. Drop its requests; the row lifecycle checks for a racing duplicate.
@@ -232,6 +277,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
         if (warnedLost.size > 10_000) warnedLost.clear();
       });
       worker.on('failed', (job, err) => {
+        guard.noteError(err);
         if (!job?.data?.runId || err instanceof DelayedError) return;
         void (async () => {
           const state = await job.getState().catch(() => 'unknown');
@@ -261,10 +307,11 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   let lastLogPass: number | undefined;
   let feeding: Promise<void> | undefined;
   const tick = async () => {
-    if (stopping) return;
+    if (stopping || redisFull) return;
     const runs = await store.activeRuns();
+    for (const runId of runs) runsSeen.add(runId);
     for (const runId of runs) {
-      await feedRun(store, enrollQueue, runId, config.maxInFlight);
+      guard.noteFed(runId, (await feedRun(store, enrollQueue, runId, config.maxInFlight)).fed);
     }
   };
   const reconcileNow = async (o: { immediate?: boolean; runId?: string } = {}) => {
@@ -281,6 +328,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
         if (feeding || stopping) return;
         feeding = tick()
           .catch((err: unknown) => {
+            guard.noteError(err);
             logger.debug('feeder pass failed', { error: (err as Error).message });
           })
           .finally(() => {
@@ -329,6 +377,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     stopping = true;
     for (const t of timers) clearInterval(t);
     watchdog.stop();
+    guard.stop();
     const timeoutMs = redis.status === 'ready' ? (opts.closeTimeoutMs ?? 30_000) + 5000 : 2000;
     // With Redis gone, closing can wait forever: bound it, then cut the connections.
     const done = await Promise.race([
@@ -344,10 +393,15 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     await feeding;
     await control?.close();
     const timeout = opts.closeTimeoutMs ?? 30_000;
-    await Promise.race([
-      Promise.all(workers.map((w) => w.close())),
-      new Promise<void>((r) => setTimeout(r, timeout).unref()),
-    ]);
+    // A full Redis cannot record what active jobs finish, an emptied one has nothing to record them in:
+    // hand them back at once (a close() already waiting for its jobs would make close(true) wait too).
+    const handBack = fatalError instanceof RedisFullError || fatalError instanceof RedisRecordsLostError;
+    if (!handBack) {
+      await Promise.race([
+        Promise.all(workers.map((w) => w.close())),
+        new Promise<void>((r) => setTimeout(r, timeout).unref()),
+      ]);
+    }
     await Promise.all(workers.map((w) => w.close(true).catch(() => undefined)));
     await Promise.all([enrollQueue.close().catch(() => undefined), pollQueue.close().catch(() => undefined)]);
     await callStats?.stop();
@@ -361,13 +415,4 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
 }
 
 /** redis://user:pass@host → redis://host (for messages). */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    u.username = '';
-    u.password = '';
-    return u.toString().replace(/\/$/, '');
-  } catch {
-    return 'redis';
-  }
-}
+export { redactUrl } from '../redis/settings.js';

@@ -1,6 +1,9 @@
 /**
  * A private redis-server for the demo, tests and the bench: started on a free
  * port in a temporary directory, stopped (and its directory removed) by stop().
+ * Tests of Redis that cannot be trusted start it configured the way production
+ * sometimes is: an eviction policy, a memory limit, RDB snapshots, a TLS port, or
+ * as a Sentinel.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -20,11 +23,29 @@ export interface LocalRedisOptions {
   dir?: string;
   /** Path of the redis-server binary. Default: redis-server on PATH. */
   binary?: string;
+  /** maxmemory-policy. Default noeviction (what BullMQ requires). */
+  maxmemoryPolicy?: string;
+  /** maxmemory, e.g. `20mb`. Default: no limit. */
+  maxmemory?: string;
+  /** RDB save points, e.g. `3600 1`. Default: none. */
+  save?: string;
+  /** Also listen with TLS (on tlsPort, default a free one) with these PEM files. */
+  tls?: { certFile: string; keyFile: string; caFile: string; authClients?: boolean };
+  tlsPort?: number;
+  /** Run as a Sentinel with this config file (Sentinel rewrites it: it must be writable). */
+  sentinelConfig?: string;
+  /** requirepass: clients must authenticate (`url` then carries the password). */
+  password?: string;
+  /** Further command-line settings, e.g. `['--rename-command', 'CONFIG', '']` (as managed services block CONFIG). */
+  args?: string[];
 }
 
 export interface LocalRedis {
   readonly url: string;
   readonly port: number;
+  /** With `tls`: rediss://localhost:<tlsPort>. */
+  readonly tlsUrl?: string;
+  readonly tlsPort?: number;
   readonly dir: string;
   /** SIGTERM (Redis writes its AOF / shuts down cleanly) and wait for exit. */
   stop(opts?: { keepDir?: boolean }): Promise<void>;
@@ -86,15 +107,29 @@ export async function startLocalRedis(opts: LocalRedisOptions = {}): Promise<Loc
   const port = opts.port ?? (await freePort());
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'bulk-enroll-redis-')));
   const args = [
+    ...(opts.sentinelConfig ? [opts.sentinelConfig, '--sentinel'] : []),
     '--port', String(port),
     '--bind', '127.0.0.1',
     '--dir', dir,
-    '--save', '',
+    '--save', opts.save ?? '',
     '--appendonly', opts.appendOnly ? 'yes' : 'no',
-    '--maxmemory-policy', 'noeviction',
+    '--maxmemory-policy', opts.maxmemoryPolicy ?? 'noeviction',
     '--logfile', join(dir, 'redis.log'),
   ];
   if (opts.appendOnly) args.push('--appendfsync', opts.appendFsync ?? 'everysec');
+  if (opts.maxmemory) args.push('--maxmemory', opts.maxmemory);
+  if (opts.password) args.push('--requirepass', opts.password);
+  if (opts.args) args.push(...opts.args);
+  const tlsPort = opts.tls ? (opts.tlsPort ?? (await freePort())) : undefined;
+  if (opts.tls) {
+    args.push(
+      '--tls-port', String(tlsPort),
+      '--tls-cert-file', opts.tls.certFile,
+      '--tls-key-file', opts.tls.keyFile,
+      '--tls-ca-cert-file', opts.tls.caFile,
+      '--tls-auth-clients', opts.tls.authClients ? 'yes' : 'no',
+    );
+  }
   const binary = opts.binary ?? 'redis-server';
   const child = spawn(binary, args, { stdio: 'ignore' });
   const spawned = await new Promise<boolean>((resolve) => {
@@ -105,7 +140,7 @@ export async function startLocalRedis(opts: LocalRedisOptions = {}): Promise<Loc
     if (!opts.dir) await rm(dir, { recursive: true, force: true });
     throw new RedisServerNotFoundError();
   }
-  const url = `redis://127.0.0.1:${port}`;
+  const url = `redis://${opts.password ? `:${encodeURIComponent(opts.password)}@` : ''}127.0.0.1:${port}`;
   const exited = new Promise<void>((resolve) => {
     if (child.exitCode !== null) resolve();
     else child.once('exit', () => resolve());
@@ -130,9 +165,10 @@ export async function startLocalRedis(opts: LocalRedisOptions = {}): Promise<Loc
     url,
     port,
     dir,
+    ...(tlsPort !== undefined ? { tlsPort, tlsUrl: `rediss://localhost:${tlsPort}` } : {}),
     stop: (o) => end('SIGTERM', o?.keepDir),
     kill: (o) => end('SIGKILL', o?.keepDir),
-    restart: () => startLocalRedis({ ...opts, port, dir }),
+    restart: () => startLocalRedis({ ...opts, port, dir, ...(tlsPort !== undefined ? { tlsPort } : {}) }),
   };
 }
 

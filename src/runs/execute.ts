@@ -6,6 +6,7 @@
  */
 import type { ProcessConfig } from '../config.js';
 import { EXIT, ExitError, FatalRunError } from '../errors.js';
+import { RedisRecordsLostError } from '../redis/errors.js';
 import type { Logger } from '../logger.js';
 import type { Runtime } from '../queue/runtime.js';
 import { writeRunReport } from './report-file.js';
@@ -143,6 +144,10 @@ export async function executeRun(opts: ExecuteOptions): Promise<RunSummary> {
     }
   } finally {
     progress.stop();
+  }
+  if (outcome === 'fatal' && fatalError instanceof RedisRecordsLostError) {
+    // Redis no longer holds the run: a report made from it would be empty, and there is nothing to resume.
+    throw fatalError;
   }
   if (outcome === 'fatal' && runtime.redis.status !== 'ready') {
     // Nothing can be read back now; everything needed to continue is kept in Redis.

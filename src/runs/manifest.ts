@@ -24,6 +24,7 @@ import { hashFile } from '../csv/read-input.js';
 import { ConfigError } from '../errors.js';
 import { packageVersion } from '../okta/user-agent.js';
 import { canonicalJson } from './canonical-json.js';
+import { REDIS_RECORDED_OPTIONS } from '../redis/health.js';
 
 export const MANIFEST_VERSION = 1;
 export const MANIFEST_SUFFIX = '.manifest.json';
@@ -73,6 +74,8 @@ export const RECORDED_OPTIONS: readonly string[] = [
   'attempts',
   'retryBaseMs',
   'deviceFields',
+  // the Redis it ran on: its eviction policy (and whether a risky one was accepted), its persistence
+  ...REDIS_RECORDED_OPTIONS,
 ];
 
 export type RecordedValue = string | number | boolean | string[];

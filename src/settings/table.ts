@@ -36,6 +36,22 @@ export const OKTA_SETTINGS = {
 export const REDIS_SETTINGS = {
   redis: setting({ flag: '--redis <url>', env: 'REDIS_URL', default: 'redis://127.0.0.1:6379', parse: text({ pattern: /^rediss?:\/\//, expected: 'redis://host:port or rediss://…' }), help: 'Redis URL', group: 'redis' }),
   prefix: setting({ flag: '--prefix <name>', env: 'BULK_ENROLL_PREFIX', default: 'bulk-enroll', parse: text({ pattern: /^[A-Za-z0-9_.-]{1,64}$/, expected: '1–64 letters, digits, _ . -' }), help: 'namespace for all Redis keys', group: 'redis' }),
+  redisCa: setting({ flag: '--redis-ca <file>', env: 'REDIS_CA_FILE', parse: text(), help: "rediss://: CA certificates (PEM) the server's certificate must chain to", group: 'redis' }),
+  redisCert: setting({ flag: '--redis-cert <file>', env: 'REDIS_CERT_FILE', parse: text(), help: 'rediss://: client certificate (PEM), for servers that ask for one', group: 'redis' }),
+  redisKey: setting({ flag: '--redis-key <file>', env: 'REDIS_KEY_FILE', parse: text(), help: "rediss://: the client certificate's private key (PEM); should be mode 600", group: 'redis' }),
+  redisTlsServername: setting({ flag: '--redis-tls-servername <name>', env: 'REDIS_TLS_SERVERNAME', parse: text(), help: "rediss://: check the server's certificate against this name (a TLS tunnel on localhost)", group: 'redis' }),
+  redisTlsInsecure: setting({ flag: '--redis-tls-insecure', env: 'REDIS_TLS_INSECURE', default: false, parse: bool, help: "rediss://: do not check the server's certificate; loopback URLs only", group: 'redis' }),
+  redisSentinels: setting({ flag: '--redis-sentinels <list>', env: 'REDIS_SENTINELS', parse: text(), help: 'find the master through these Sentinels, host:port,host:port (password: REDIS_SENTINEL_PASSWORD)', group: 'redis' }),
+  redisMaster: setting({ flag: '--redis-master <name>', env: 'REDIS_MASTER', parse: text(), help: "with --redis-sentinels: the master's name", group: 'redis' }),
+  redisOomGraceMs: setting({ flag: '--redis-oom-grace-ms <ms>', env: 'BULK_ENROLL_REDIS_OOM_GRACE_MS', default: 5 * SECOND, parse: ms(500, 10 * MINUTE), help: 'how long a full Redis (out of memory) may refuse writes before the command stops', group: 'redis' }),
+  allowEvictionPolicy: setting({
+    flag: '--allow-eviction-policy',
+    env: 'BULK_ENROLL_ALLOW_EVICTION_POLICY',
+    default: false,
+    parse: bool,
+    help: 'accept a Redis whose maxmemory-policy is volatile-* (keys with a TTL may be evicted: job locks, the limiter); recorded in the manifest',
+    group: 'redis',
+  }),
 };
 
 /** How a process works: rate budget, concurrency, timings. */
@@ -123,6 +139,8 @@ export const ENVIRONMENT_ONLY: ReadonlyArray<{ env: string; help: string; secret
   { env: 'BULK_ENROLL_DASHBOARD_USER', help: '`dashboard`: basic-auth user (required when it binds beyond loopback)' },
   { env: 'BULK_ENROLL_DASHBOARD_PASSWORD', help: '`dashboard`: basic-auth password', secret: true },
   { env: 'BULK_ENROLL_DEBUG', help: '1: print stack traces of unexpected errors' },
+  { env: 'REDIS_SENTINEL_USERNAME', help: 'with --redis-sentinels: the Sentinels\' user (ACL)' },
+  { env: 'REDIS_SENTINEL_PASSWORD', help: 'with --redis-sentinels: the Sentinels\' password', secret: true },
   { env: 'HTTPS_PROXY', help: 'forward proxy for https:// orgs (also https_proxy, HTTP_PROXY, http_proxy)', example: 'http://proxy.example.com:3128' },
   { env: 'NO_PROXY', help: 'hosts reached without the proxy (also no_proxy)' },
   { env: 'NODE_EXTRA_CA_CERTS', help: 'extra CA certificates (PEM) for a TLS-inspecting proxy' },
