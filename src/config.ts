@@ -306,10 +306,14 @@ function loadCredentials(v: Values<typeof OKTA_SETTINGS>, flags: RawOptions, env
 export function loadProcessConfig(flags: RawOptions, opts: LoadOptions = {}): ProcessConfig {
   const env = opts.env ?? process.env;
   const problems: Problems = [];
-  // The Okta settings and the rules between them first: their problems matter most.
-  const oktaValues = readSettings(OKTA_SETTINGS, flags, env, opts.needOkta === false ? [] : problems);
+  // The credentials' rules first (their problems matter most), then the Okta values' own problems.
+  const oktaProblems: Problems = [];
+  const oktaValues = readSettings(OKTA_SETTINGS, flags, env, oktaProblems);
   let credentials: Pick<ProcessConfig, 'orgUrl' | 'token' | 'oauth'> = { orgUrl: '', token: '' };
-  if (opts.needOkta !== false) credentials = loadCredentials(oktaValues, flags, env, problems, opts.warn);
+  if (opts.needOkta !== false) {
+    credentials = loadCredentials(oktaValues, flags, env, problems, opts.warn);
+    problems.push(...oktaProblems);
+  }
   const v = { ...readSettings(REST_OF_PROCESS, flags, env, problems), ...oktaValues } as Values<typeof PROCESS_SETTINGS>;
   const base = processConfigFrom(v);
   if (!v.logFile) {

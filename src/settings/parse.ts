@@ -69,10 +69,10 @@ export function size(min: number): Parse<number> {
 }
 
 /** A list separated by spaces or commas, each item checked. */
-export function list(item?: { pattern: RegExp; expected: string }): Parse<string[]> {
+export function list(item?: { pattern: RegExp; expected: string }, expectedList = 'a list separated by spaces or commas'): Parse<string[]> {
   return (raw) => {
     const items = [...new Set(String(raw).split(/[\s,]+/).filter(Boolean))];
-    if (!items.length) return { problem: 'expected a list separated by spaces or commas, got nothing' };
+    if (!items.length) return { problem: `expected ${expectedList}, got ${show(raw)}` };
     if (item) for (const i of items) if (!item.pattern.test(i)) return { problem: `expected ${item.expected}, got ${show(i)}` };
     return { value: items };
   };

@@ -26,7 +26,7 @@ export const OKTA_SETTINGS = {
   clientId: setting({ flag: '--client-id <id>', env: 'OKTA_CLIENT_ID', parse: text({ pattern: /^\S+$/, expected: 'a client id without spaces' }), help: "OAuth: the service app's client id (0oa…)", group: 'okta' }),
   privateKey: setting({ flag: '--private-key <file>', env: 'OKTA_PRIVATE_KEY_FILE', parse: text(), help: "OAuth: the app's private key, PEM or JWK JSON; should be mode 600", group: 'okta' }),
   keyId: setting({ flag: '--key-id <kid>', env: 'OKTA_KEY_ID', parse: text(), defaultText: "the JWK's kid", help: "OAuth: kid of the app's public key", group: 'okta' }),
-  scopes: setting({ flag: '--scopes <list>', env: 'OKTA_SCOPES', default: [...DEFAULT_SCOPES], defaultText: DEFAULT_SCOPES.join(' '), parse: list(SCOPE_PATTERN), help: 'OAuth: scopes to request, space or comma separated', group: 'okta' }),
+  scopes: setting({ flag: '--scopes <list>', env: 'OKTA_SCOPES', default: [...DEFAULT_SCOPES], defaultText: DEFAULT_SCOPES.join(' '), parse: list(SCOPE_PATTERN, `scope names such as ${DEFAULT_SCOPES.join(' ')}`), help: 'OAuth: scopes to request, space or comma separated', group: 'okta' }),
   dpop: setting({ flag: '--dpop', env: 'OKTA_DPOP', default: false, parse: bool, help: 'OAuth: bind tokens with DPoP proofs, for apps that require DPoP', group: 'okta' }),
   allowInsecureHttp: setting({ flag: '--allow-insecure-http', env: 'BULK_ENROLL_ALLOW_INSECURE_HTTP', default: false, parse: bool, help: 'allow plain http:// to a non-loopback org URL (a simulator in a private network only)', group: 'okta' }),
   requestTimeoutMs: setting({ flag: '--request-timeout-ms <ms>', env: 'BULK_ENROLL_REQUEST_TIMEOUT_MS', default: 15 * SECOND, parse: ms(100), help: 'timeout of one Okta request', group: 'okta' }),

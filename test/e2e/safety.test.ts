@@ -118,8 +118,8 @@ describe('bad input files', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--org-url / OKTA_ORG_URL: required');
     expect(r.stderr).toContain('OKTA_API_TOKEN or --token-file: required');
-    expect(r.stderr).toContain('--rate-limit: expected a whole number from 1, got `fast`');
-    expect(r.stderr).toContain('--max-concurrent: expected a whole number from 1 to 75, got `500`');
+    expect(r.stderr).toContain('--rate-limit / BULK_ENROLL_RATE_LIMIT: expected a whole number from 1, got `fast`');
+    expect(r.stderr).toContain('--max-concurrent / BULK_ENROLL_MAX_CONCURRENT: expected a whole number from 1 to 75, got `500`');
   }, 60_000);
 });
 

@@ -182,7 +182,7 @@ describe('loadProcessConfig with --auth oauth', () => {
       "--client-id / OKTA_CLIENT_ID: required with --auth oauth (the service app's client id, 0oa…)",
       expect.stringMatching(new RegExp(`^--private-key / OKTA_PRIVATE_KEY_FILE: ${pub.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: expected a PEM private key`)),
       '--scopes / OKTA_SCOPES: expected scope names such as okta.users.manage okta.users.read okta.groups.read okta.logs.read, got ` `',
-      'OKTA_DPOP: expected true or false, got `maybe`',
+      '--dpop / OKTA_DPOP: expected true or false (also 1/0, yes/no, on/off), got `maybe`',
     ]);
     expect(() => loadProcessConfig({ ...base, auth: 'basic' }, { env: { OKTA_API_TOKEN: 't' } })).toThrow(/--auth \/ OKTA_AUTH_MODE: expected ssws or oauth, got `basic`/);
   });

@@ -127,12 +127,12 @@ it('log flags are checked: sizes like 50m, file count, format; rotation flags on
   }
   expect(err).toBeInstanceOf(ConfigError);
   expect((err as ConfigError).problems).toEqual([
-    '--log-format: expected json or text, got `xml`',
-    '--log-max-size: expected a size of at least 1024 bytes like 50m, 512k or 1g, got `huge`',
-    '--log-max-files: expected a whole number from 1 to 1000, got `0`',
+    '--log-format / BULK_ENROLL_LOG_FORMAT: expected json or text, got `xml`',
+    '--log-max-size / BULK_ENROLL_LOG_MAX_SIZE: expected a size of at least 1024 bytes like 50m, 512k or 1g, got `huge`',
+    '--log-max-files / BULK_ENROLL_LOG_MAX_FILES: expected a whole number from 1 to 1000, got `0`',
+    '--close-timeout-ms / BULK_ENROLL_CLOSE_TIMEOUT_MS: expected a whole number from 1000 to 3600000, got `10`',
     '--log-max-size: only used with --log-file (without it nothing is written to a file)',
     '--log-max-files: only used with --log-file (without it nothing is written to a file)',
-    '--close-timeout-ms: expected a whole number from 1000 to 3600000, got `10`',
   ]);
 });
 
