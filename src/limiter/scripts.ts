@@ -101,7 +101,7 @@ if refund > 0 then
   if wUsed < 0 then wUsed = 0 end
 end
 
--- A success after the latest read-only pause began ends the read-only streak.
+-- A success of a request granted after the latest read-only pause ends the streak.
 if okAgo >= 0 and roN > 0 and now - okAgo >= roAt then roN = 0 end
 if evidence == 1 then phase = 1 end
 
@@ -485,7 +485,8 @@ export const PAUSE_READ_ONLY = 2;
  * 5 first read-only pause ms, 6 longest pause ms.
  * Read-only (pacing.ts readOnlyPauseMs): the n-th read-only answer in a row pauses
  * first * 2^(n-1), at most the longest; an answer to a request granted before the
- * current streak's latest pause began is the same outage, not a further answer.
+ * streak's latest pause began is the same outage: it changes nothing. roAt holds the
+ * middle of that pause (acquire's success reset uses it the same way).
  * Returns { pause left ms, reason of the pause in force, read-only streak }.
  */
 export const PAUSE_LUA = `
@@ -503,20 +504,26 @@ local p = tonumber(f[1]) or 0
 local pWhy = tonumber(f[2]) or 0
 local roN = tonumber(f[3]) or 0
 local roAt = tonumber(f[4]) or 0
+local extend = true
 if why == 2 then
   local granted = now
   if grantAgo >= 0 then granted = now - grantAgo end
   if roN == 0 or granted >= roAt then
     roN = roN + 1
-    roAt = now
+    rel = firstMs * 2 ^ (roN - 1)
+    if rel > maxMs then rel = maxMs end
+    -- nothing is granted while the bucket is paused, so a request granted before the
+    -- middle of this pause was sent before it began (the margin absorbs slow commands)
+    roAt = now + rel / 2
     redis.call('HSET', K, 'roN', tostring(roN), 'roAt', tostring(roAt))
+  else
+    extend = false
   end
-  rel = firstMs * 2 ^ (roN - 1)
 end
 if rel > maxMs then rel = maxMs end
 if rel < 0 then rel = 0 end
 local u = now + rel
-if u > p then
+if extend and u > p then
   p = u
   pWhy = why
   redis.call('HSET', K, 'pause', tostring(p), 'pWhy', tostring(pWhy))

@@ -246,9 +246,9 @@ describe('the acquire script follows pace()', () => {
     const pauseCmd = (redis as unknown as { pauseCmd: Acq }).pauseCmd.bind(redis);
     const keys = limiterKeys(prefix, 'users');
     await redis.del(keys.state, keys.held, keys.alive);
-    const readOnly = async (grantAgo: number): Promise<number[]> => {
-      // each call is a later answer: the previous pause has ended meanwhile
-      await redis.hdel(keys.state, 'pause');
+    /** A read-only answer to a request granted grantAgo ms ago; `later`: the previous pause has run its course. */
+    const readOnly = async (grantAgo: number, later = true): Promise<number[]> => {
+      if (later) await redis.hset(keys.state, 'pause', '0', 'roAt', '0');
       return pauseCmd(keys.state, 0, 60_000, 2, grantAgo, 30_000, 300_000);
     };
     const got: number[] = [];
@@ -263,10 +263,13 @@ describe('the acquire script follows pace()', () => {
       expect(ms).toBeGreaterThan((want[i] as number) - 10);
       expect(ms).toBeLessThanOrEqual(want[i] as number);
     });
-    // an answer to a request granted before the streak's latest pause: same outage
-    const [, , same] = await readOnly(60_000);
+    // an answer to a request granted before the streak's latest pause began: same outage, nothing changes
+    const pauseBefore = await redis.hget(keys.state, 'pause');
+    const [, , same] = await readOnly(60_000, false);
     expect(same).toBe(6);
-    // a success granted after it ends the streak
+    expect(await redis.hget(keys.state, 'pause')).toBe(pauseBefore);
+    // a success granted after the pause ends the streak
+    await redis.hset(keys.state, 'pause', '0', 'roAt', '0');
     await acq()(keys.state, keys.held, keys.alive, 'proc', 0, 0, 0, 300, 20, 0.3, 0, 30_000, 60_000, 50, 64, 2000, 1000, 0, 0, 0, 0);
     const [left, , streak] = await readOnly(0);
     expect(streak).toBe(1);
