@@ -241,6 +241,29 @@ describe('the acquire script follows pace()', () => {
     expect(due.granted).toBe(1);
   });
 
+  test('phase: a 429 for a request sent after the assumed rollover brings that window back, spent, until its end as now known', async () => {
+    const keys = limiterKeys(prefix, 'factors');
+    await redis.del(keys.state, keys.held, keys.alive);
+    const now = await serverNow();
+    // Window 1000 (opened 2010 ms ago by our request) was assumed over 10 ms ago; a provisional one runs.
+    await redis.hset(keys.state, {
+      phase: '1', lenLo: '1990', lenHi: '2010', wLim: '200', wUsed: '1', wProv: '1', wFirst: String(now - 10),
+      pId: '1000', pFirst: String(now - 2010), pFSeen: '1', pLast: String(now - 30), pEnd: String(now + 900), gc: '400', tat: String(now - 60_000),
+    });
+    // One answer of window 1000: a 429 (Limit − Remaining = Limit) for a request granted 5 ms ago.
+    const obs = [1000, 200, 900, 200, 'x', 200, 5, 5];
+    const args = ['proc', 1, 0, 0, 100_000, 20, 0.3, 0, 30_000, 60_000, 50, 64, 2000, 1000, 0, -1, 0, 1, ...obs];
+    const r = await acq()(keys.state, keys.held, keys.alive, ...args);
+    expect(r[0]).toBe(0); // nothing granted: the window is spent
+    expect(r[7]).toBe(0);
+    const state = await redis.hgetall(keys.state);
+    expect(state.wId).toBe('1000');
+    expect(state.wProv).toBe('0');
+    // blocked until the last request known in it + the guard (20 ms), not the Reset (900 ms)
+    expect(r[2]).toBeGreaterThan(5);
+    expect(r[2]).toBeLessThanOrEqual(20);
+  });
+
   test('read-only pauses double per further answer, not per answer of one outage, and a success resets them', async () => {
     redis.defineCommand('pauseCmd', { numberOfKeys: 1, lua: PAUSE_LUA });
     const pauseCmd = (redis as unknown as { pauseCmd: Acq }).pauseCmd.bind(redis);
