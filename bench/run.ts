@@ -82,11 +82,19 @@ function machine(): string {
   return `${cpu[0]?.model.trim() ?? 'unknown CPU'}, ${cpu.length} cores, ${(totalmem() / 1024 ** 3).toFixed(1)} GB RAM, Node ${process.version}, ${redis}`;
 }
 
-/** Medians of every metric over the repetitions; words from the last one. */
+/**
+ * Medians of every metric over the repetitions, and their spread (`min:<metric>`,
+ * `max:<metric>`, `runs`) for rows that print it; words from the last one.
+ */
 function combine(ms: Measurement[]): Measurement {
   const keys = new Set(ms.flatMap((m) => Object.keys(m.metrics)));
-  const metrics: Record<string, number> = {};
-  for (const k of keys) metrics[k] = median(ms.map((m) => m.metrics[k] ?? NaN));
+  const metrics: Record<string, number> = { runs: ms.length };
+  for (const k of keys) {
+    const values = ms.map((m) => m.metrics[k] ?? NaN).filter((v) => Number.isFinite(v));
+    metrics[k] = median(values);
+    metrics[`min:${k}`] = values.length ? Math.min(...values) : NaN;
+    metrics[`max:${k}`] = values.length ? Math.max(...values) : NaN;
+  }
   return { metrics, info: ms[ms.length - 1]!.info };
 }
 

@@ -95,6 +95,8 @@ export interface ProcessConfig {
   stalledIntervalMs: number;
   /** How often the reconciler looks for rows with neither an outcome nor a live job. */
   reconcileIntervalMs: number;
+  /** Okta's read-only mode: the first cluster-wide pause of a bucket (it doubles, up to 5 minutes). */
+  readOnlyPauseMs: number;
   /** How often the System Log is read for activation events (runs with detect=log). */
   logIntervalMs: number;
   /** Calls per minute to the System Log (its own, small Okta bucket: about 60 for one token). */
@@ -186,6 +188,7 @@ function processConfigFrom(v: Values<typeof PROCESS_SETTINGS>): Omit<ProcessConf
     lockDurationMs: v.lockDurationMs!,
     stalledIntervalMs: v.stalledIntervalMs!,
     reconcileIntervalMs: v.reconcileIntervalMs!,
+    readOnlyPauseMs: v.readOnlyPauseMs!,
     logIntervalMs: v.logIntervalMs!,
     logsRateLimit: v.logsRateLimit!,
   };

@@ -80,11 +80,15 @@ export async function budgetMeasures(sim: BenchSim, v: BudgetVariant, limit: num
   };
 }
 
+/** The result cell; with --repeat, medians and each one's spread (min–max over the runs). */
 export function budgetResult(m: Record<string, number>): string {
+  const runs = m.runs ?? 1;
+  const spread = (k: string, show: (v: number) => string): string => (runs > 1 ? ` [${show(m[`min:${k}`]!)}–${show(m[`max:${k}`]!)}]` : '');
   return (
-    `${pct(m.share!)} of the limit (${fmt(m.steadyPerSec!, 1)} of ${LIMIT_PER_SEC} calls/s); ` +
-    `429s ${fmt(m.rateLimited!)} (${pct(m.rateLimitedShare!, 2)}); ` +
-    `${fmt(m.totalSec!, 1)} s = ${fmt(m.ratio!, 2)}× the minimum ${fmt(m.minSec!, 1)} s`
+    `${runs > 1 ? `median of ${runs} runs [min–max]: ` : ''}` +
+    `${pct(m.share!)}${spread('share', (v) => pct(v))} of the limit (${fmt(m.steadyPerSec!, 1)} of ${LIMIT_PER_SEC} calls/s); ` +
+    `429s ${fmt(m.rateLimited!)}${spread('rateLimited', (v) => fmt(v))} (${pct(m.rateLimitedShare!, 2)}); ` +
+    `${fmt(m.totalSec!, 1)} s${spread('totalSec', (v) => fmt(v, 1))} = ${fmt(m.ratio!, 2)}× the minimum ${fmt(m.minSec!, 1)} s`
   );
 }
 

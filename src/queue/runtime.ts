@@ -180,6 +180,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
         logs: { ratePerMinute: config.logsRateLimit, maxConcurrent: 2 },
       },
       pollShare: config.pollShare,
+      readOnlyFirstPauseMs: config.readOnlyPauseMs,
       logger,
     });
     // The API token, or the service app's key and each access token it is issued: masked in every log line.
@@ -209,7 +210,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
         const change = await store.setState(runId, 'stopped', reason);
         if (change.ok) logger.error(`run ${runId} stopped: ${reason}`, { runId });
       },
-      pausedUntil: (bucket) => limiter?.stats().buckets[bucket]?.pausedUntil ?? null,
+      pausedUntil: (bucket) => limiter?.pausedUntil(bucket) ?? null,
       schedulePoll: async (runId, row, at) => {
         const meta = await store.getMeta(runId, 10_000);
         await pollQueue.add('poll', { runId, row }, { jobId: jobIds.poll(runId, row), delay: Math.max(0, at - Date.now()), attempts: meta?.settings.attempts ?? 8 });

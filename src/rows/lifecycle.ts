@@ -133,8 +133,8 @@ export const POLICY_REFUSALS_TO_STOP = 10;
 export const REFUSED_USERS_TO_STOP = 10;
 /** How long a row waits for a lower row given by login to be resolved. */
 export const CLAIM_WAIT_MS = 300;
-/** Okta's read-only mode: the first wait (the limiter doubles it cluster-wide). */
-export const READ_ONLY_WAIT_MS = 30_000;
+/** Okta's read-only mode: the row looks again after this at the soonest; the shared limiter's cluster-wide pause (30 s, doubling) decides how long it really waits. */
+export const READ_ONLY_WAIT_MS = 1000;
 /** A held row (E0000006) looks again after this. */
 export const REFUSAL_RECHECK_MS = 2000;
 export const ELSEWHERE_RECHECK_MS = 5000;

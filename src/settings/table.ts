@@ -68,6 +68,7 @@ export const WORKER_SETTINGS = {
   exportActivation: setting({ flag: '--export-activation <file>', env: 'BULK_ENROLL_EXPORT_ACTIVATION', parse: text(), help: 'write QR codes and activation links to this owner-only file (for users without email or phone)', group: 'workers' }),
   lockDurationMs: setting({ flag: '--lock-duration-ms <ms>', env: 'BULK_ENROLL_LOCK_DURATION_MS', default: 30 * SECOND, parse: ms(500), help: 'a job whose worker died is taken over after about this long', group: 'workers' }),
   stalledIntervalMs: setting({ flag: '--stalled-interval-ms <ms>', env: 'BULK_ENROLL_STALLED_INTERVAL_MS', default: 15 * SECOND, parse: ms(250), help: 'how often workers look for stalled jobs', group: 'workers' }),
+  readOnlyPauseMs: setting({ flag: '--read-only-pause-ms <ms>', env: 'BULK_ENROLL_READ_ONLY_PAUSE_MS', default: 30 * SECOND, parse: ms(100, 5 * MINUTE), help: "when Okta answers 503 E0000010 (read-only mode during maintenance), every worker pauses that bucket this long, doubling with each further answer up to 5 minutes", group: 'workers' }),
   reconcileIntervalMs: setting({ flag: '--reconcile-interval-ms <ms>', env: 'BULK_ENROLL_RECONCILE_INTERVAL_MS', default: 10 * SECOND, parse: ms(250), help: 'how often rows without an outcome or a live job are looked for', group: 'workers' }),
 };
 

@@ -136,7 +136,7 @@ describe('shapes of answers', () => {
     people(Array.from({ length: 12 }, () => ({ activation: '300' })));
     const s = await sim({ readOnly: true });
     setTimeout(() => s.setReadOnly(false), 1500);
-    const { rows } = await run({ deliver: 'none' });
+    const { rows } = await run({ deliver: 'none', readOnlyPauseMs: '500' });
     expect(rows.every((r) => r.outcome === 'activated' && r.attempts === '1')).toBe(true);
   }, 90_000);
 

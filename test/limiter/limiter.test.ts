@@ -80,6 +80,24 @@ describe('rate', () => {
       expect(n).toBeGreaterThanOrEqual(54);
     }
     expect(r.status429).toBe(0);
+    // These windows end on their Reset: the phase rules never switch on.
+    expect(l.stats().buckets.factors?.phaseRules).toBe(false);
+  });
+
+  test('windows that open with their first request (as at Okta): learns their phase and length, no 429, never over', async () => {
+    prefix = uniquePrefix('lim-phase');
+    // 1.5 s windows: their ends fall on different parts of a second, so Reset (whole
+    // seconds, rounded up) is late by up to a second on some of them.
+    const s = await server({ limit: 60, windowMs: 1500, windows: 'first-request', latencyMs: 5 });
+    const l = await limiter({ buckets: { factors: { ratePerMinute: 6000, maxConcurrent: 20 } } });
+    const r = await drive(l, s.url, { loops: 8, durationMs: 6500 });
+    expect(r.status429).toBe(0);
+    expect(s.rejected.bucket).toBe(0);
+    expect(s.opened.length).toBeGreaterThanOrEqual(4);
+    const b = l.stats().buckets.factors;
+    expect(b?.phaseRules).toBe(true);
+    expect(b?.windowLengthMs).toBeGreaterThanOrEqual(1450);
+    expect(b?.windowLengthMs).toBeLessThanOrEqual(1560);
   });
 
   test('without headers it paces evenly at the configured rate', async () => {
