@@ -4,8 +4,8 @@
  * proxy credentials) and anything shaped like a credential or activation material.
  *
  * A secret is masked whole, and so is any run of MIN_PREFIX or more characters that is a
- * prefix of it: a server that echoes the first 16 characters of the token in an error
- * summary must not put those into a report.
+ * prefix of it (unless that prefix is an ordinary lower-case word): a server that echoes the
+ * first 16 characters of the token in an error summary must not put those into a report.
  *
  * No imports: the logger, the CLI and the Okta client all use it.
  */
@@ -31,7 +31,10 @@ export function registerSecret(secret: string | undefined): void {
  * on their own), so only the whole text is masked, never those openings.
  */
 function prefixIsSecret(secret: string): boolean {
-  return !secret.startsWith('-----') && !secret.startsWith('{');
+  if (secret.startsWith('-----') || secret.startsWith('{')) return false;
+  // A prefix that reads like an ordinary word (lower-case letters only, e.g. a password
+  // starting "sentinel") would eat that word in every message; tokens' prefixes never do.
+  return !/^[a-z]+$/.test(secret.slice(0, MIN_PREFIX));
 }
 
 /**

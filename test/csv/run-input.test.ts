@@ -62,7 +62,7 @@ describe('run - (standard input)', () => {
       input,
       { OKTA_API_TOKEN: TOKEN },
     );
-    expect(r.stderr.split('\n').filter((l) => /error|Unexpected/i.test(l))).toEqual([]);
+    expect(r.stderr.split('\n').filter((l) => /"level":"error"|Unexpected error/i.test(l))).toEqual([]);
     expect(r.code).toBe(0);
     const bytes = readFileSync(report);
     expect([...bytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
