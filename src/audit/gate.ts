@@ -5,12 +5,9 @@
  * theirs, across every process on the same Redis and prefix.
  */
 import type { ProcessConfig } from '../config.js';
-import { createSharedLimiter } from '../limiter/index.js';
-import { limiterConnection } from '../queue/connection.js';
-import { registerSecret, type Logger } from '../logger.js';
-import { createAuth } from '../okta/auth.js';
-import { createOktaClient } from '../okta/client.js';
+import type { Logger } from '../logger.js';
 import type { OktaClient, RequestGate } from '../okta/types.js';
+import { openAuth, openLimiter, openOkta } from '../okta-clients.js';
 
 export interface AuditGate {
   gate: RequestGate;
@@ -18,17 +15,7 @@ export interface AuditGate {
 }
 
 export async function openAuditGate(config: ProcessConfig, logger: Logger): Promise<AuditGate> {
-  const limiter = await createSharedLimiter({
-    redisUrl: config.redisUrl,
-    connect: limiterConnection(config.redis),
-    prefix: config.prefix,
-    buckets: {
-      factors: { ratePerMinute: config.rateLimit, maxConcurrent: config.maxConcurrent },
-      users: { ratePerMinute: config.usersRateLimit, maxConcurrent: config.maxConcurrent },
-      groups: { ratePerMinute: config.usersRateLimit, maxConcurrent: config.maxConcurrent },
-    },
-    logger,
-  });
+  const limiter = await openLimiter(config, logger);
   return { gate: limiter.lane('other'), close: () => limiter.close() };
 }
 
@@ -45,15 +32,7 @@ export interface ReadOnlyOkta {
  */
 export async function openReadOnlyOkta(config: ProcessConfig, logger: Logger): Promise<ReadOnlyOkta> {
   const gate = await openAuditGate(config, logger);
-  const warn = (message: string, meta?: Record<string, unknown>) => logger.warn(message, meta);
-  const okta = createOktaClient({
-    orgUrl: config.orgUrl,
-    auth: createAuth(config, { warn, onSecret: registerSecret }),
-    timeoutMs: config.requestTimeoutMs,
-    allowInsecureHttp: config.allowInsecureHttp,
-    warn,
-    gate: gate.gate,
-  });
+  const okta = openOkta(config, logger, openAuth(config, logger), gate.gate);
   return {
     okta,
     close: async () => {

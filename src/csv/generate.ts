@@ -9,6 +9,7 @@
  * `after-delivery:<ms>`; several separated by `;` (one per activation attempt, the last
  * repeating). The generator writes `never` or a delay. group: group ids separated by `;`.
  */
+import { seededRandom } from '../simulator/random.js';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -56,17 +57,6 @@ function base62(n: number, width: number): string {
   return s.padStart(width, '0');
 }
 
-/** mulberry32: a small seeded PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface SimUser {
   index: number;
@@ -78,7 +68,7 @@ export interface SimUser {
 
 /** The i-th user of a seed: unique id (00u + 17 chars) and login (first.last@example.com). */
 export function userAt(index: number, seed = 1): SimUser {
-  const rnd = prng((seed * 0x9e3779b1 + index) >>> 0);
+  const rnd = seededRandom((seed * 0x9e3779b1 + index) >>> 0);
   let noise = '';
   for (let k = 0; k < 11; k++) noise += B62[Math.floor(rnd() * 62)]!;
   // 62^6 ids per seed; the multiplier is coprime to 62^6, so distinct indexes give distinct ids.
@@ -161,7 +151,7 @@ const INVALID_VARIANTS: Array<(u: SimUser) => string[]> = [
 export async function generateUsersCsv(file: string, n: number, opts: GenerateOptions = {}): Promise<GenerateResult> {
   if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`n: expected an integer >= 0, got ${n}`);
   const seed = opts.seed ?? 1;
-  const rnd = prng(seed);
+  const rnd = seededRandom(seed);
   const byLogin = opts.byLoginRate ?? 0.15;
   const sms = opts.smsRate ?? 0.05;
   const never = opts.neverRate ?? 0.12;

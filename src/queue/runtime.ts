@@ -9,17 +9,15 @@ import { DelayedError, Queue, Worker, type Job, type Telemetry } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { ProcessConfig } from '../config.js';
 import type { Logger } from '../logger.js';
-import { registerSecret } from '../logger.js';
-import { createOktaClient } from '../okta/client.js';
-import { createAuth } from '../okta/auth.js';
 import type { OktaClient } from '../okta/types.js';
-import { createSharedLimiter, type SharedLimiter } from '../limiter/index.js';
+import type { SharedLimiter } from '../limiter/index.js';
+import { openAuth, openLimiter, openOkta } from '../okta-clients.js';
 import { jobIds, QUEUES } from '../runs/keys.js';
 import { RunStore } from '../runs/store.js';
 import { openActivationExport } from '../runs/activation-export.js';
 import { startControlWorker, type ControlOptions, type ControlWorker } from '../reenroll/control.js';
 import type { JobContext, JobDeps, RowJobData, RowTask, Tasks } from './tasks.js';
-import { createRedis, limiterConnection, watchRedis } from './connection.js';
+import { createRedis, watchRedis } from './connection.js';
 import { RedisGuard } from '../redis/guard.js';
 import { RedisFullError, RedisRecordsLostError } from '../redis/errors.js';
 import { persistenceVisible } from '../redis/health.js';
@@ -169,32 +167,12 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   if (runWorkers && !opts.tasks) throw new Error('startRuntime: workers need their tasks (jobs/index.ts)');
   if (runWorkers && opts.tasks) {
     const tasks = opts.tasks;
-    limiter = await createSharedLimiter({
-      redisUrl: config.redisUrl,
-      connect: limiterConnection(config.redis),
-      prefix: config.prefix,
-      buckets: {
-        factors: { ratePerMinute: config.rateLimit, maxConcurrent: config.maxConcurrent },
-        users: { ratePerMinute: config.usersRateLimit, maxConcurrent: config.maxConcurrent },
-        groups: { ratePerMinute: config.usersRateLimit, maxConcurrent: config.maxConcurrent },
-        logs: { ratePerMinute: config.logsRateLimit, maxConcurrent: 2 },
-      },
-      pollShare: config.pollShare,
-      readOnlyFirstPauseMs: config.readOnlyPauseMs,
-      logger,
-    });
+    limiter = await openLimiter(config, logger, { systemLog: true });
     // The API token, or the service app's key and each access token it is issued: masked in every log line.
-    const auth = createAuth(config, { warn: (message, meta) => logger.warn(message, meta), onSecret: registerSecret });
-    const common = {
-      orgUrl: config.orgUrl,
-      auth,
-      timeoutMs: config.requestTimeoutMs,
-      allowInsecureHttp: config.allowInsecureHttp,
-      warn: (message: string, meta?: Record<string, unknown>) => logger.warn(message, meta),
-    };
-    okta = createOktaClient({ ...common, gate: limiter.lane('enroll') });
-    oktaOther = createOktaClient({ ...common, gate: limiter.lane('other') });
-    oktaPoll = createOktaClient({ ...common, gate: limiter.lane('poll') });
+    const auth = openAuth(config, logger);
+    okta = openOkta(config, logger, auth, limiter.lane('enroll'));
+    oktaOther = openOkta(config, logger, auth, limiter.lane('other'));
+    oktaPoll = openOkta(config, logger, auth, limiter.lane('poll'));
 
     const exporter = config.exportActivation ? openActivationExport(config.exportActivation, (m) => logger.warn(m)) : undefined;
     if (exporter) closers.push(() => exporter.close());
