@@ -170,9 +170,10 @@ describe('chaos findings', () => {
     ws.sim.setFaults({ absurdReset: 1 });
     const started = Date.now();
     expect(await run.exited, run.stderr()).toBe(0);
-    expect(Date.now() - started).toBeLessThan(60_000);
+    // Bounded by about a window of the bucket (2 s here), not years; generous for a loaded machine.
+    expect(Date.now() - started).toBeLessThan(100_000);
     expect(run.stderr()).not.toMatch(/TimeoutOverflowWarning/);
     expect(run.stderr()).toMatch(/X-Rate-Limit-Reset/);
     exact(readReportFile(report), scenario);
-  }, 120_000);
+  }, 150_000);
 });

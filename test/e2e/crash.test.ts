@@ -74,7 +74,7 @@ function workers(n: number, env: NodeJS.ProcessEnv): CliProcess[] {
 
 describe('crash safety', () => {
   it('survives two workers killed with SIGKILL mid-run, then a replacement', async () => {
-    const scenario = buildScenario(dir, { users: 800, seed: 11, scanMs: [300, 2500] });
+    const scenario = buildScenario(dir, { users: 400, seed: 11, scanMs: [300, 2500] });
     const token = 'crash-token-0123456789abcdef';
     sim = await startSimulator({
       usersCsv: scenario.directoryCsv,
@@ -101,7 +101,7 @@ describe('crash safety', () => {
   for (const mode of ['graceful', 'hard'] as const) {
     it(`survives a Redis restart (${mode}) mid-run`, async () => {
       redis = await startLocalRedis({ appendOnly: true, appendFsync: 'everysec' });
-      const scenario = buildScenario(dir, { users: 400, seed: 5, scanMs: [300, 2000] });
+      const scenario = buildScenario(dir, { users: 250, seed: 5, scanMs: [300, 2000] });
       const token = 'redis-token-0123456789abcdef';
       sim = await startSimulator({ usersCsv: scenario.directoryCsv, activationTtlMs: 4000, onDuplicate: 'allow', latencyMs: [5, 30], rateLimit: 1_000_000, token });
       const env = { OKTA_API_TOKEN: token, REDIS_URL: redis.url, BULK_ENROLL_PREFIX: prefix, OKTA_ORG_URL: sim.url };

@@ -11,11 +11,12 @@ import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSimulator } from '../../src/simulator/index.js';
 import { runCommand } from '../../src/commands/run.js';
+import { InputFileError } from '../../src/errors.js';
 import { buildScenario } from '../helpers/scenario.js';
 import { redisUrl } from '../helpers/redis.js';
 import { runCli } from '../helpers/cli.js';
 import { readReportFile } from '../helpers/report.js';
-import { useWorkspace } from '../helpers/workspace.js';
+import { quiet, useWorkspace } from '../helpers/workspace.js';
 
 const ws = useWorkspace('safety');
 
@@ -96,19 +97,30 @@ describe('bad input files', () => {
   const expected = JSON.parse(readFileSync(join(__dirname, '..', 'fixtures', 'bad', 'expected.json'), 'utf8')) as Record<string, { error?: { message: string } }>;
   const fileLevel = Object.entries(expected).filter(([, v]) => v.error);
 
-  it.each(fileLevel.map(([f, v]) => [f, v.error!.message]))('run %s → exit 2 with a clear message, nothing enqueued', async (file, message) => {
-    const r = await runCli(['run', join('test', 'fixtures', 'bad', file), '--report', join(ws.dir, 'r.csv')], {
-      env: { OKTA_API_TOKEN: 'x-token-123456', OKTA_ORG_URL: 'http://127.0.0.1:9', REDIS_URL: redisUrl(), BULK_ENROLL_PREFIX: ws.prefix },
-    });
-    expect(r.code).toBe(2);
-    expect(r.stderr).toContain(message);
-    expect(r.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/); // no stack trace
+  it.each(fileLevel.map(([f, v]) => [f, v.error!.message]))('run %s → a clear message, nothing enqueued', async (file, message) => {
+    const err = await runCommand(join('test', 'fixtures', 'bad', file), { report: join(ws.dir, 'r.csv'), redis: redisUrl(), prefix: ws.prefix }, {
+      env: { OKTA_API_TOKEN: 'x-token-123456', OKTA_ORG_URL: 'http://127.0.0.1:9' },
+      out: quiet,
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InputFileError);
+    expect((err as Error).message).toContain(message);
     const redis = new Redis(redisUrl());
     try {
       expect(await redis.keys(`${ws.prefix}*`)).toEqual([]);
     } finally {
       redis.disconnect();
     }
+  });
+
+  it('through the CLI: exit 2, the message and "Nothing was enqueued", no stack trace', async () => {
+    const [file, v] = fileLevel[0]!;
+    const r = await runCli(['run', join('test', 'fixtures', 'bad', file), '--report', join(ws.dir, 'r.csv')], {
+      env: { OKTA_API_TOKEN: 'x-token-123456', OKTA_ORG_URL: 'http://127.0.0.1:9', REDIS_URL: redisUrl(), BULK_ENROLL_PREFIX: ws.prefix },
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(v.error!.message);
+    expect(r.stderr).toContain('Nothing was enqueued');
+    expect(r.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/); // no stack trace
   }, 60_000);
 
   it('lists every configuration problem at once', async () => {
