@@ -10,7 +10,7 @@ import type { Redis } from 'ioredis';
 import type { ProcessConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { OktaClient } from '../okta/types.js';
-import type { SharedLimiter } from '../limiter/index.js';
+import { slowMessage, type SharedLimiter } from '../limiter/index.js';
 import { openAuth, openLimiter, openOkta } from '../okta-clients.js';
 import { jobIds, QUEUES } from '../runs/keys.js';
 import { RunStore } from '../runs/store.js';
@@ -27,6 +27,9 @@ import { Reconciler } from './reconciler.js';
 import { watchRunLog } from './log-watcher.js';
 import { retryDelay } from './backoff.js';
 import { countersOf, publishCallStats } from '../progress.js';
+
+/** How often slow Okta answers are reported (at info). */
+const SLOW_REPORT_MS = 10_000;
 
 export interface RuntimeOptions {
   config: ProcessConfig;
@@ -280,6 +283,15 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   }
   // Calls and 429s of this process, for `status --watch` and the dashboard on other machines.
   const callStats = limiter ? publishCallStats(redis, config.prefix, () => countersOf(limiter?.stats()), { budgetPerMinute: config.rateLimit }) : undefined;
+  // Waits longer than a progress interval are said, not left to look like a hang.
+  if (limiter) {
+    const slow = setInterval(() => {
+      const message = slowMessage(limiter!.stats().slow);
+      if (message) logger.info(message);
+    }, SLOW_REPORT_MS);
+    slow.unref();
+    closers.push(() => clearInterval(slow));
+  }
 
   // Feeder and reconciler loops (only in processes that run workers).
   let stopping = false;
