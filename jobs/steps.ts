@@ -93,8 +93,8 @@ async function perform(s: Step, state: RowState, env: StepEnv): Promise<StepResu
     }
     case 'enroll':
     case 'restart': {
-      if (!(await ctx.lockHeld())) return { step: 'lock-lost', sent: false };
-      // Checked again once the limiter lets the request go, right before it is sent.
+      // The job's lock is checked once the limiter lets the request go, right before it is sent
+      // (and again after the answer): a request that waited while the job was taken over never leaves.
       const fenced: RequestOptions = { ...req, beforeSend: () => ctx.lockHeld() };
       let view: FactorView;
       try {
